@@ -1,0 +1,82 @@
+#include <errno.h>
+#include <poll.h>
+#include <skalibs/iopause.h>
+#include <skalibs/strerr.h>
+#include <skalibs/tai.h>
+#include "engine.h"
+
+/* A tlsclient session is configured when the server name and trust anchors
+   are known: at start, or when a late socket brought its own. */
+static int client_configure(struct engine *e)
+{
+  struct tlsconf const *c = e->conf;
+  int verify = !c->insecure;
+  if (e->late_socket) {
+    if (e->late.cafile[0] && tls_config_set_ca_file(e->cfg, e->late.cafile) < 0) {
+      e->failure = "unable to load the CA file of the late socket";
+      return -1;
+    }
+    verify = verify && e->late.verify;
+  }
+  if (verify) tls_config_verify(e->cfg);
+  else {
+    tls_config_insecure_noverifycert(e->cfg);
+    tls_config_insecure_noverifyname(e->cfg);
+  }
+  e->libtls_verified = verify;
+  e->ctx = tls_client();
+  if (!e->ctx) strerr_dief1x(EXIT_TEMP, "unable to allocate a TLS context");
+  if (tls_configure(e->ctx, e->cfg) < 0) {
+    e->failure = tls_error(e->ctx);
+    return -1;
+  }
+  return 0;
+}
+
+int engine_handshake(struct engine *e)
+{
+  struct tlsconf const *c = e->conf;
+  tain deadline;
+  tain_now_g();
+  if (c->handshake_ms) {
+    tain d;
+    tain_from_millisecs(&d, (int)c->handshake_ms);
+    tain_add_g(&deadline, &d);
+  } else deadline = tain_infinite;
+
+  if (c->is_server) {
+    e->libtls_verified = c->clientcert == CLIENTCERT_REQUIRED;
+    if (tls_accept_cbs(e->ctx, &e->tls, &netio_read_cb, &netio_write_cb, &e->net) < 0) {
+      e->failure = tls_error(e->ctx);
+      return EXIT_HANDSHAKE;
+    }
+  } else {
+    char const *name = e->late_socket ? e->late.host : c->servername;
+    if (client_configure(e) < 0) return EXIT_HANDSHAKE;
+    if (tls_connect_cbs(e->ctx, &netio_read_cb, &netio_write_cb, &e->net, name) < 0) {
+      e->failure = tls_error(e->ctx);
+      return EXIT_HANDSHAKE;
+    }
+    e->tls = e->ctx;
+  }
+
+  for (;;) {
+    iopause_fd x;
+    int r = tls_handshake(e->tls);
+    if (!r) return 0;
+    if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT) {
+      e->failure = tls_error(e->tls);
+      if (!e->failure) e->failure = e->net.saw_eof ? "peer closed the connection" : "unknown error";
+      else if (e->net.saw_eof && !e->net.raw_in) e->failure = "peer closed the connection before the handshake";
+      return EXIT_HANDSHAKE;
+    }
+    x.fd = r == TLS_WANT_POLLIN ? e->net.rfd : e->net.wfd;
+    x.events = r == TLS_WANT_POLLIN ? IOPAUSE_READ : IOPAUSE_WRITE;
+    r = iopause_g(&x, 1, &deadline);
+    if (r < 0) strerr_dief1sys(EXIT_TEMP, "iopause");
+    if (!r) {
+      e->failure = "handshake deadline passed";
+      return EXIT_HANDSHAKE_TIMEOUT;
+    }
+  }
+}

@@ -1,0 +1,21 @@
+/* envblock: the "NAME=value\0 ... \0" encoding shared by the Y reply of the
+   UCSPI-TLS protocol and the engine -> child start message. An entry
+   without '=' means "unset NAME". */
+#ifndef UCSPITLS_ENVBLOCK_H
+#define UCSPITLS_ENVBLOCK_H
+
+#include <stddef.h>
+#include <skalibs/stralloc.h>
+
+/* Append NAME=value\0, or NAME\0 when value is NULL. 1 ok, 0 no memory. */
+extern int envblock_add(stralloc *, char const *name, char const *value);
+/* Append the terminating \0. */
+extern int envblock_end(stralloc *);
+/* Value of NAME in a block (entries only, no terminator needed): NULL when
+   absent or unset in it. */
+extern char const *envblock_get(char const *block, size_t len, char const *name);
+/* Check a complete block: entries, then one \0 at the very end.
+   Returns the number of entries, or -1 if malformed. */
+extern long envblock_check(char const *block, size_t len);
+
+#endif

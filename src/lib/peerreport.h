@@ -1,0 +1,33 @@
+/* peerreport: the SSL_* environment describing one established session:
+   protocol, cipher, SNI, and the peer certificate with a verification
+   result computed with libcrypto when libtls did not verify it. */
+#ifndef UCSPITLS_PEERREPORT_H
+#define UCSPITLS_PEERREPORT_H
+
+#include <tls.h>
+#include <openssl/x509_vfy.h>
+#include <skalibs/stralloc.h>
+
+struct peerreport_args {
+  int peer_is_client;        /* tlsserver: 1 (SSL_CLIENT_*); tlsclient: 0 (SSL_SERVER_*) */
+  int libtls_verified;       /* libtls verified the chain (and name): SUCCESS without recomputing */
+  X509_STORE *store;         /* else: verify against this store (may be NULL: FAILED) */
+  char const *expected_name; /* tlsclient: name the certificate must carry, or NULL */
+};
+
+/* Append every variable of the session to an environment block, and an
+   unset entry for each known variable that does not apply, so nothing
+   inherited can pose as a session fact. 1 ok, 0 no memory. */
+extern int peerreport_env(stralloc *block, struct tls *, struct peerreport_args const *);
+
+/* The e-mail address of a certificate: subject emailAddress, else the first
+   subjectAltName rfc822Name. Copies at most len-1 bytes; 1 found, 0 none. */
+extern int peerreport_cert_email(X509 *, char *buf, size_t len);
+
+/* Names peerreport_env may set, for a caller that must clear them all
+   (delayed mode before TLS). NULL-terminated. */
+extern char const *const peerreport_client_vars[];
+extern char const *const peerreport_server_vars[];
+extern char const *const peerreport_common_vars[];
+
+#endif
