@@ -132,9 +132,17 @@ void engine_log_failure(struct engine *e, char const *what)
   if (!stralloc_cats(&sa, PROG) || !stralloc_cats(&sa, e->conf->delayed ? ": warning: " : ": fatal: ")
       || !stralloc_cats(&sa, what) || !stralloc_cats(&sa, ": peer=")) die_nomem();
   peer_string(e, &sa);
-  if (!stralloc_cats(&sa, " reason=") || !stralloc_cats(&sa, e->failure ? e->failure : "unknown")) die_nomem();
+  if (!stralloc_cats(&sa, " reason=") || !stralloc_cats(&sa, e->failure[0] ? e->failure : "unknown")) die_nomem();
   log_write(&sa);
   stralloc_free(&sa);
+}
+
+void engine_set_failure(struct engine *e, char const *why)
+{
+  if (e->net.err) why = strerror(e->net.err);
+  if (!why || !*why) why = "unknown error";
+  strncpy(e->failure, why, sizeof e->failure - 1);
+  e->failure[sizeof e->failure - 1] = 0;
 }
 
 static char const *const close_names[] = { "-", "clean", "unclean", "idle", "error", "declined" };
@@ -185,7 +193,7 @@ static void log_done(struct engine *e, int status)
   fmt[m] = 0;
   cat_field(&sa, "time", fmt, 0);
   cat_field(&sa, "close", close_names[e->close], 0);
-  if (e->close == CLOSE_ERROR && e->failure) cat_field(&sa, "error", e->failure, 1);
+  if (e->close == CLOSE_ERROR && e->failure[0]) cat_field(&sa, "error", e->failure, 1);
   fmt[uint_fmt(fmt, (unsigned int)status)] = 0;
   cat_field(&sa, "status", fmt, 0);
   if (e->child_reaped) {
@@ -346,7 +354,7 @@ void engine_main(struct tlsconf const *c, char const *const *argv)
     if (immediate) _exit(rc);
     if (reply) {
       stralloc err = STRALLOC_ZERO;
-      if (envblock_add(&err, "SSL_ERROR", e.failure ? e.failure : "handshake failed")) ctl_send(&e, err.s, err.len);
+      if (envblock_add(&err, "SSL_ERROR", e.failure[0] ? e.failure : "handshake failed")) ctl_send(&e, err.s, err.len);
     }
     close(e.ctl);
     close_network(&e);

@@ -57,7 +57,7 @@ struct engine {
   tain start;
   unsigned long long bytes_in, bytes_out;   /* plaintext from / to the peer */
   enum close_kind close;
-  char const *failure;       /* one-phrase reason of a handshake failure */
+  char failure[256];         /* why the handshake or the session failed ("" if it did not) */
   stralloc sslenv;           /* the session's SSL_* block (without terminator) */
 };
 
@@ -73,5 +73,8 @@ extern int engine_wait_command(struct engine *, int *reply);
 /* engine.c helpers shared by the parts */
 extern void engine_reap(struct engine *);
 extern void engine_log_failure(struct engine *, char const *what);
+/* Record why something failed; a system error seen on the network wins
+   over libtls's wording of it. */
+extern void engine_set_failure(struct engine *, char const *why);
 
 #endif

@@ -13,7 +13,7 @@ static int client_configure(struct engine *e)
   int verify = !c->insecure;
   if (e->late_socket) {
     if (e->late.cafile[0] && tls_config_set_ca_file(e->cfg, e->late.cafile) < 0) {
-      e->failure = "unable to load the CA file of the late socket";
+      engine_set_failure(e, "unable to load the CA file of the late socket");
       return -1;
     }
     verify = verify && e->late.verify;
@@ -27,7 +27,7 @@ static int client_configure(struct engine *e)
   e->ctx = tls_client();
   if (!e->ctx) strerr_dief1x(EXIT_TEMP, "unable to allocate a TLS context");
   if (tls_configure(e->ctx, e->cfg) < 0) {
-    e->failure = tls_error(e->ctx);
+    engine_set_failure(e, tls_error(e->ctx));
     return -1;
   }
   return 0;
@@ -47,14 +47,14 @@ int engine_handshake(struct engine *e)
   if (c->is_server) {
     e->libtls_verified = c->clientcert == CLIENTCERT_REQUIRED;
     if (tls_accept_cbs(e->ctx, &e->tls, &netio_read_cb, &netio_write_cb, &e->net) < 0) {
-      e->failure = tls_error(e->ctx);
+      engine_set_failure(e, tls_error(e->ctx));
       return EXIT_HANDSHAKE;
     }
   } else {
     char const *name = e->late_socket ? e->late.host : c->servername;
     if (client_configure(e) < 0) return EXIT_HANDSHAKE;
     if (tls_connect_cbs(e->ctx, &netio_read_cb, &netio_write_cb, &e->net, name) < 0) {
-      e->failure = tls_error(e->ctx);
+      engine_set_failure(e, tls_error(e->ctx));
       return EXIT_HANDSHAKE;
     }
     e->tls = e->ctx;
@@ -64,10 +64,13 @@ int engine_handshake(struct engine *e)
     iopause_fd x;
     int r = tls_handshake(e->tls);
     if (!r) return 0;
+    if (r == TLS_WANT_POLLIN && e->net.saw_eof) {
+      engine_set_failure(e, e->net.raw_in ? "peer closed the connection during the handshake"
+                                          : "peer closed the connection before the handshake");
+      return EXIT_HANDSHAKE;
+    }
     if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT) {
-      e->failure = tls_error(e->tls);
-      if (!e->failure) e->failure = e->net.saw_eof ? "peer closed the connection" : "unknown error";
-      else if (e->net.saw_eof && !e->net.raw_in) e->failure = "peer closed the connection before the handshake";
+      engine_set_failure(e, tls_error(e->tls));
       return EXIT_HANDSHAKE;
     }
     x.fd = r == TLS_WANT_POLLIN ? e->net.rfd : e->net.wfd;
@@ -75,7 +78,7 @@ int engine_handshake(struct engine *e)
     r = iopause_g(&x, 1, &deadline);
     if (r < 0) strerr_dief1sys(EXIT_TEMP, "iopause");
     if (!r) {
-      e->failure = "handshake deadline passed";
+      engine_set_failure(e, "handshake deadline passed");
       return EXIT_HANDSHAKE_TIMEOUT;
     }
   }

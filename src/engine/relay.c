@@ -82,9 +82,9 @@ void engine_relay(struct engine *e)
         w = tls_read(e->tls, to_app.buf + to_app.len, RELAY_BUFSIZE - to_app.len);
         if (w > 0) { to_app.len += (size_t)w; e->bytes_in += (unsigned long long)w; progress = moved = 1; }
         else if (!w) { net_state = NET_EOF_CLEAN; progress = 1; }
+        else if (w == TLS_WANT_POLLIN && e->net.saw_eof) { net_state = NET_EOF_UNCLEAN; progress = 1; }
         else if (w == TLS_WANT_POLLIN || w == TLS_WANT_POLLOUT) tls_read_want = want_of(w);
-        else if (e->net.saw_eof) { net_state = NET_EOF_UNCLEAN; progress = 1; }
-        else { e->failure = tls_error(e->tls); e->close = CLOSE_ERROR; goto end; }
+        else { engine_set_failure(e, tls_error(e->tls)); e->close = CLOSE_ERROR; goto end; }
       }
 
       /* to_app buffer -> prog */
@@ -113,15 +113,16 @@ void engine_relay(struct engine *e)
           to_net.off += (size_t)w; e->bytes_out += (unsigned long long)w; progress = moved = 1;
           if (to_net.off == to_net.len) to_net.off = to_net.len = 0;
         }
+        else if (w == TLS_WANT_POLLIN && e->net.saw_eof) { engine_set_failure(e, "peer closed the connection"); e->close = CLOSE_ERROR; goto end; }
         else if (w == TLS_WANT_POLLIN || w == TLS_WANT_POLLOUT) tls_write_want = want_of(w);
-        else { e->failure = tls_error(e->tls); e->close = CLOSE_ERROR; goto end; }
+        else { engine_set_failure(e, tls_error(e->tls)); e->close = CLOSE_ERROR; goto end; }
       }
 
       /* prog is done writing and all of it is sent: close our direction */
       if (app_eof && !to_net.len && shut_state == SHUT_NOT_YET && !tls_close_want) {
         if (c->close_notify) {
           w = tls_close(e->tls);
-          if (w == TLS_WANT_POLLIN || w == TLS_WANT_POLLOUT) tls_close_want = want_of(w);
+          if (w == TLS_WANT_POLLOUT || (w == TLS_WANT_POLLIN && !e->net.saw_eof)) tls_close_want = want_of(w);
           else { shut_state = SHUT_DONE; shutdown(e->net.wfd, SHUT_WR); progress = 1; }
         } else { shut_state = SHUT_DONE; shutdown(e->net.wfd, SHUT_WR); progress = 1; }
       }

@@ -17,7 +17,7 @@ void netio_init(struct netio *n, int rfd, int wfd)
 {
   int one = 1;
   n->rfd = rfd; n->wfd = wfd;
-  n->saw_eof = 0; n->raw_in = n->raw_out = 0;
+  n->saw_eof = 0; n->err = 0; n->raw_in = n->raw_out = 0;
   n->is_socket = fd_is_socket(rfd) && fd_is_socket(wfd);
   if (n->is_socket) {
     /* Fails harmlessly on unix sockets. */
@@ -33,8 +33,18 @@ ssize_t netio_read_cb(struct tls *t, void *buf, size_t len, void *arg)
   struct netio *n = arg;
   ssize_t r = n->is_socket ? recv(n->rfd, buf, len, MSG_DONTWAIT) : read(n->rfd, buf, len);
   (void)t;
-  if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? TLS_WANT_POLLIN : -1;
-  if (!r) n->saw_eof = 1;
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return TLS_WANT_POLLIN;
+    n->err = errno;
+    return -1;
+  }
+  if (!r) {
+    /* Never let OpenSSL see a bare EOF: OpenSSL 3 would mark the session
+       failed ("unexpected eof") and refuse our later writes, losing the
+       reply to a peer that only half-closed. The engine checks saw_eof. */
+    n->saw_eof = 1;
+    return TLS_WANT_POLLIN;
+  }
   n->raw_in += (unsigned long long)r;
   return r;
 }
@@ -44,7 +54,11 @@ ssize_t netio_write_cb(struct tls *t, void const *buf, size_t len, void *arg)
   struct netio *n = arg;
   ssize_t r = n->is_socket ? send(n->wfd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) : write(n->wfd, buf, len);
   (void)t;
-  if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? TLS_WANT_POLLOUT : -1;
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return TLS_WANT_POLLOUT;
+    n->err = errno;
+    return -1;
+  }
   n->raw_out += (unsigned long long)r;
   return r;
 }

@@ -12,7 +12,8 @@
 struct netio {
   int rfd, wfd;
   int is_socket;       /* rfd is a socket: use recv/send */
-  int saw_eof;         /* a raw read returned 0: the peer closed TCP */
+  int saw_eof;         /* a raw read returned 0: the peer closed TCP (libtls was told "want read") */
+  int err;             /* errno of a failed raw read or write, 0 if none */
   unsigned long long raw_in, raw_out;
 };
 
