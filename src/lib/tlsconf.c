@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +49,8 @@ void tlsconf_from_env(struct tlsconf *c)
   if (!c->uid) c->uid = env_nonempty("TLS_UID");
   if (!c->gid) c->gid = env_nonempty("TLS_GID");
   if (!c->chrootdir) c->chrootdir = env_nonempty("TLS_CHROOT");
+  if (!c->ocspfile) c->ocspfile = env_nonempty("TLS_OCSPFILE");
+  if (!c->ticketkeyfile) c->ticketkeyfile = env_nonempty("TLS_TICKETKEYFILE");
   if (c->is_server && c->clientcert < 0)
     /* qmail-tls habit: a client CA file means "ask for certificates". */
     c->clientcert = (c->cafile || c->cadir) ? CLIENTCERT_OPTIONAL : CLIENTCERT_OFF;
@@ -115,6 +118,51 @@ X509_STORE *tlsconf_report_store(char const *cafile, char const *cadir, char con
   return 0;
 }
 
+/* The ticket key file: one key per line, 96 hex digits (48 bytes), oldest
+   first; the last line encrypts new tickets, every line still decrypts.
+   Every engine reads it when it starts, so replacing the file (write a new
+   one, rename it over the old) rotates keys without a restart. */
+static int hexval(char ch)
+{
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+static void load_ticket_keys(struct tls_config *cfg, char const *file)
+{
+  unsigned char key[TLS_TICKET_KEY_SIZE], sid[32];
+  char line[256];
+  unsigned int nkeys = 0, i;
+  FILE *f;
+  check_readable("ticket key file", file);
+  f = fopen(file, "r");
+  if (!f) strerr_dief3sys(96, "unable to open ticket key file ", file, "");
+  while (fgets(line, sizeof line, f)) {
+    size_t len = strcspn(line, "\r\n");
+    uint32_t keyrev;
+    if (!len || line[0] == '#') continue;
+    if (len != 2 * TLS_TICKET_KEY_SIZE) strerr_dief3x(96, "ticket key file ", file, ": each key must be 96 hex digits");
+    for (i = 0; i < TLS_TICKET_KEY_SIZE; i++) {
+      int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
+      if (hi < 0 || lo < 0) strerr_dief3x(96, "ticket key file ", file, ": not hexadecimal");
+      key[i] = (unsigned char)(hi << 4 | lo);
+    }
+    /* The revision names the key inside tickets: derived from the key, so
+       every host holding the same file agrees on it. */
+    keyrev = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
+    if (tls_config_add_ticket_key(cfg, keyrev, key, sizeof key) < 0) die_config(cfg, "ticket key", file);
+    if (!nkeys++) memcpy(sid, key + 16, sizeof sid);
+  }
+  fclose(f);
+  if (!nkeys) strerr_dief3x(96, "ticket key file ", file, " holds no key");
+  /* A session id context common to all hosts sharing the file. */
+  if (tls_config_set_session_id(cfg, sid, sizeof sid) < 0) die_config(cfg, "session id", file);
+  if (tls_config_set_session_lifetime(cfg, 7200) < 0) die_config(cfg, "session lifetime", file);
+  explicit_bzero(key, sizeof key);
+}
+
 struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509_STORE **report)
 {
   struct tls_config *cfg;
@@ -149,6 +197,14 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
   if (c->is_server) {
     if (!c->certfile) strerr_dief1x(96, "no certificate: set CERTFILE or use -c");
     add_sni_keypairs(cfg);
+    if (c->ocspfile) {
+      check_readable("OCSP response", c->ocspfile);
+      if (tls_config_set_ocsp_staple_file(cfg, c->ocspfile) < 0) die_config(cfg, "OCSP response", c->ocspfile);
+    }
+    if (c->ticketkeyfile) load_ticket_keys(cfg, c->ticketkeyfile);
+    /* Without shared keys a ticket could only come back to this very
+       process, which is gone after the connection: send none. */
+    else tls_config_set_session_lifetime(cfg, 0);
     tls_config_prefer_ciphers_server(cfg);
     if (c->clientcert == CLIENTCERT_REQUIRED) {
       if (!c->cafile && !c->cadir) strerr_dief1x(100, "-Y needs CAFILE or CADIR to verify client certificates");

@@ -21,6 +21,8 @@ struct tlsconf {
   int close_notify;          /* 1: send close_notify on prog's EOF */
   unsigned int handshake_ms, idle_ms;
   char const *uid, *gid, *chrootdir;
+  char const *ocspfile;      /* tlsserver: OCSP response to staple (DER) */
+  char const *ticketkeyfile; /* tlsserver: session ticket keys shared by all engines */
 };
 
 /* Defaults for fields the command line left unset. */
