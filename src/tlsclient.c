@@ -31,5 +31,5 @@ int main(int argc, char const *const *argv)
      socket brings its own name, so -n may go without. */
   if (!conf.servername && !conf.insecure && !conf.delayed)
     strerr_dief1x(EXIT_USAGE, "no server name to verify: use -h name (or TLS_SERVERNAME), or -i to skip verification");
-  engine_main(&conf, argv);
+  engine_main(&conf, argv, 0);
 }

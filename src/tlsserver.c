@@ -1,30 +1,40 @@
 /* tlsserver: TLS for a program under tcpserver. Network on 0/1; prog gets
-   plaintext on 0/1 after the handshake (or UCSPI-TLS with -n). */
+   plaintext on 0/1 after the handshake (or UCSPI-TLS with -n).
+   With -L it accepts connections itself (listening mode). */
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
+#include <skalibs/types.h>
 #include "engine.h"
 #include "options.h"
 
 char const *PROG = "tlsserver";
-#define USAGE "tlsserver [ -n ] [ -v level ] [ -c certfile ] [ -k keyfile ] [ -a cafile ] [ -A cadir ] [ -r crlfile ] [ -y | -Y ] [ -C ciphers ] [ -p protocols ] [ -K handshake_ms ] [ -T idle_ms ] [ -S | -s ] [ -u uid ] [ -g gid ] prog..."
+#define USAGE "tlsserver [ -n ] [ -v level ] [ -c certfile ] [ -k keyfile ] [ -a cafile ] [ -A cadir ] [ -r crlfile ] [ -y | -Y ] [ -C ciphers ] [ -p protocols ] [ -K handshake_ms ] [ -T idle_ms ] [ -S | -s ] [ -u uid ] [ -g gid ] [ -L [ -m maxconn ] [ -x rules.cdb ] ip port ] prog..."
 
 int main(int argc, char const *const *argv)
 {
-  struct tlsconf conf;
+  struct tlsconf conf, options_only;
   subgetopt l = SUBGETOPT_ZERO;
+  int listening = 0;
+  unsigned int maxconn = 40;
+  char const *rules = 0;
   tlsconf_init(&conf, 1);
   for (;;) {
-    int opt = subgetopt_r(argc, argv, OPTIONS_COMMON "yY", &l);
+    int opt = subgetopt_r(argc, argv, OPTIONS_COMMON "yYLm:x:", &l);
     if (opt == -1) break;
     if (options_common(&conf, opt, l.arg)) continue;
     switch (opt) {
       case 'y': conf.clientcert = CLIENTCERT_OPTIONAL; break;
       case 'Y': conf.clientcert = CLIENTCERT_REQUIRED; break;
+      case 'L': listening = 1; break;
+      case 'm': if (!uint0_scan(l.arg, &maxconn) || !maxconn) strerr_dieusage(EXIT_USAGE, USAGE); break;
+      case 'x': rules = l.arg; break;
       default: strerr_dieusage(EXIT_USAGE, USAGE);
     }
   }
   argc -= l.ind; argv += l.ind;
-  if (!argc) strerr_dieusage(EXIT_USAGE, USAGE);
+  if (argc < (listening ? 3 : 1)) strerr_dieusage(EXIT_USAGE, USAGE);
+  options_only = conf;
   tlsconf_from_env(&conf);
-  engine_main(&conf, argv);
+  if (listening) engine_listen(&conf, &options_only, argv[0], argv[1], maxconn, rules, argv + 2);
+  engine_main(&conf, argv, 0);
 }

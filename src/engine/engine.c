@@ -11,6 +11,7 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/env.h>
 #include <skalibs/exec.h>
+#include <skalibs/iopause.h>
 #include <skalibs/selfpipe.h>
 #include <skalibs/strerr.h>
 #include <skalibs/stralloc.h>
@@ -258,7 +259,7 @@ static void close_network(struct engine *e)
   e->net.rfd = e->net.wfd = -1;
 }
 
-void engine_main(struct tlsconf const *c, char const *const *argv)
+void engine_main(struct tlsconf const *c, char const *const *argv, struct engine_prebuilt const *prebuilt)
 {
   static struct engine e;   /* static: zeroed, and out of the way of the stack */
   int immediate = !c->delayed;
@@ -328,7 +329,8 @@ void engine_main(struct tlsconf const *c, char const *const *argv)
   if (ctl[1] >= 0) { close(ctl[1]); e.ctl = ctl[0]; }
   ndelay_on(e.app_rfd); ndelay_on(e.app_wfd);
 
-  e.cfg = tlsconf_build(c, &e.ctx, &e.report);
+  if (prebuilt) { e.cfg = prebuilt->cfg; e.ctx = prebuilt->ctx; e.report = prebuilt->report; }
+  else e.cfg = tlsconf_build(c, &e.ctx, &e.report);
   drop_privileges(c);
 
   if (!immediate) {
@@ -399,7 +401,19 @@ void engine_main(struct tlsconf const *c, char const *const *argv)
     log_done(&e, wait_estatus(e.child_status));
     exit_as_child(&e);
   }
-  engine_reap(&e);
+  /* prog normally exits as soon as its pipes close: wait a little for its
+     status, for the log line only, never for long. */
+  {
+    tain deadline;
+    tain_now_g();
+    tain_addsec_g(&deadline, 1);
+    engine_reap(&e);
+    while (!e.child_reaped) {
+      iopause_fd x = { .fd = e.sigfd, .events = IOPAUSE_READ };
+      if (iopause_g(&x, 1, &deadline) <= 0) break;
+      engine_reap(&e);
+    }
+  }
   log_done(&e, rc);
   _exit(rc);
 }

@@ -61,7 +61,24 @@ struct engine {
   stralloc sslenv;           /* the session's SSL_* block (without terminator) */
 };
 
-extern void engine_main(struct tlsconf const *, char const *const *argv) gccattr_noreturn;
+/* Configuration loaded once by a listener (tlsserver -L) and shared by
+   every connection it forks. */
+struct engine_prebuilt {
+  struct tls_config *cfg;
+  struct tls *ctx;
+  X509_STORE *report;
+};
+
+/* Run one connection. prebuilt is NULL in chained mode: the configuration
+   is then loaded here, after prog's child is forked. */
+extern void engine_main(struct tlsconf const *, char const *const *argv, struct engine_prebuilt const *prebuilt) gccattr_noreturn;
+
+/* listen.c: tlsserver -L: accept on ip:port, fork one engine per
+   connection. options_only holds what the command line set (per-client
+   TLSCIPHERS / TLSPROTOCOLS from the rules apply where it set nothing). */
+extern void engine_listen(struct tlsconf const *conf, struct tlsconf const *options_only,
+                          char const *ip, char const *port, unsigned int maxconn,
+                          char const *rules, char const *const *argv) gccattr_noreturn;
 
 /* handshake.c: 0 done, else an exit code (97, 98); e->failure says why. */
 extern int engine_handshake(struct engine *);
