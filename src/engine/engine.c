@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <grp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
@@ -57,8 +58,20 @@ static void add_private_unsets(stralloc *sa, int with_ssl_vars)
 
 /* The child: wait for the start message, then become prog. It was forked
    before any key was loaded, and exec replaces it: prog never maps a key. */
-static void child_main(int start_fd, char const *const *argv) gccattr_noreturn;
-static void child_main(int start_fd, char const *const *argv)
+/* Move a descriptor to the lowest free number from 3 up: shells can only
+   redirect descriptors 0 to 9, and programs written for UCSPI-TLS in sh
+   should be able to use SSLCTLFD & co. */
+static int fd_lowest(int fd)
+{
+  int nfd = fcntl(fd, F_DUPFD, 3);
+  if (nfd < 0) _exit(EXIT_TEMP);
+  if (nfd > fd) { close(nfd); return fd; }
+  close(fd);
+  return nfd;
+}
+
+static void child_main(int start_fd, char const *const *argv, int const *ucspitls_fds) gccattr_noreturn;
+static void child_main(int start_fd, char const *const *argv, int const *ucspitls_fds)
 {
   stralloc msg = STRALLOC_ZERO;
   long n;
@@ -73,6 +86,19 @@ static void child_main(int start_fd, char const *const *argv)
   close(start_fd);
   n = envblock_check(msg.s, msg.len);
   if (n < 0) _exit(0);             /* the engine refused the session: prog never runs */
+  if (ucspitls_fds) {
+    /* Delayed mode: the descriptor variables are the child's to set, after
+       it has put the descriptors where a shell can reach them. */
+    static char const *const names[3] = { "SSLCTLFD", "SSLREADFD", "SSLWRITEFD" };
+    int fds[3], i;
+    fds[0] = fd_lowest(ucspitls_fds[0]);
+    fds[1] = fd_lowest(ucspitls_fds[1]);
+    fds[2] = ucspitls_fds[2] == ucspitls_fds[1] ? fds[1] : fd_lowest(ucspitls_fds[2]);
+    msg.len--;                     /* reopen the block before its terminator */
+    for (i = 0; i < 3; i++) add_fd_var(&msg, names[i], fds[i]);
+    if (!envblock_end(&msg)) _exit(EXIT_TEMP);
+    n += 3;
+  }
   xmexec_afn(argv[0], argv, (char const *const *)environ, env_len((char const *const *)environ),
              msg.s, msg.len - 1, (size_t)n);
 }
@@ -90,8 +116,6 @@ static void drop_privileges(struct tlsconf const *c)
   }
   if (c->uid) {
     if (!uint0_scan(c->uid, &u)) strerr_dief2x(EXIT_USAGE, "invalid uid: ", c->uid);
-    /* No supplementary group may outlive the switch. */
-    if (!c->gid && setgroups(0, 0) < 0) strerr_dief1sys(EXIT_TEMP, "unable to drop supplementary groups");
     if (setuid((uid_t)u) < 0) strerr_dief2sys(EXIT_TEMP, "unable to set uid ", c->uid);
   }
 }
@@ -285,6 +309,8 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
     if (immediate) strerr_dief1x(EXIT_USAGE, "no network on descriptors 6 and 7: run under tcpclient, or use -n with a late socket");
     e.late_socket = 1;
   }
+  if (!c->is_server && e.net_present && !c->servername && !c->insecure)
+    strerr_dief1x(EXIT_USAGE, "no server name to verify: use -h name (or TLS_SERVERNAME), or -i to skip verification");
 
   if (pipe2(start_pipe, O_CLOEXEC) < 0) strerr_dief1sys(EXIT_TEMP, "pipe");
   if (e.late_socket) {
@@ -301,13 +327,20 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
     if (e.late_socket) app_read = to_app[1];
     selfpipe_finish();
     signal(SIGPIPE, SIG_DFL);
+    /* The engine's ends are close-on-exec, but close them now so that they
+       neither keep EOFs away nor take the low descriptor numbers. */
     close(start_pipe[1]);
+    if (e.late_socket) close(to_app[0]);
+    else { close(to_app[1]); close(from_app[0]); }
+    if (ctl[0] >= 0) close(ctl[0]);
     if (immediate) {
       if (fd_copy(netr, app_read) < 0 || fd_copy(netw, app_write) < 0) _exit(EXIT_TEMP);
+      child_main(start_pipe[0], argv, 0);
     } else {
+      int ucspitls_fds[3] = { ctl[1], app_read, app_write };
       if (uncoe(app_read) < 0 || uncoe(app_write) < 0 || uncoe(ctl[1]) < 0) _exit(EXIT_TEMP);
+      child_main(start_pipe[0], argv, ucspitls_fds);
     }
-    child_main(start_pipe[0], argv);
   }
 
   /* The engine keeps its own ends only. */
@@ -331,20 +364,20 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
 
   if (prebuilt) { e.cfg = prebuilt->cfg; e.ctx = prebuilt->ctx; e.report = prebuilt->report; }
   else e.cfg = tlsconf_build(c, &e.ctx, &e.report);
+  /* The key is in memory now: no core dump, no ptrace or /proc/PID/mem
+     access by same-uid processes (prog, when TLS_UID is not used). */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   drop_privileges(c);
 
   if (!immediate) {
     add_private_unsets(&block, 1);
-    add_fd_var(&block, "SSLCTLFD", ctl[1]);
-    add_fd_var(&block, "SSLREADFD", e.late_socket ? to_app[1] : to_app[0]);
-    add_fd_var(&block, "SSLWRITEFD", e.late_socket ? to_app[1] : from_app[1]);
     write_start(&e, &block);
     if (!engine_wait_command(&e, &reply)) {
       e.close = CLOSE_DECLINED;
       close_network(&e);
       close(e.app_rfd); if (e.app_wfd != e.app_rfd) close(e.app_wfd);
       wait_child(&e);
-      if (c->verbosity >= 2) log_done(&e, wait_estatus(e.child_status));
+      log_done(&e, wait_estatus(e.child_status));
       exit_as_child(&e);
     }
   }

@@ -188,7 +188,13 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
     check_readable("CA file", c->cafile);
     if (tls_config_set_ca_file(cfg, c->cafile) < 0) die_config(cfg, "CA file", c->cafile);
   }
-  if (c->cadir && tls_config_set_ca_path(cfg, c->cadir) < 0) die_config(cfg, "CA directory", c->cadir);
+  if (c->cadir) {
+    if (access(c->cadir, R_OK | X_OK) < 0) strerr_dief3sys(96, "unable to use CA directory ", c->cadir, "");
+    if (tls_config_set_ca_path(cfg, c->cadir) < 0) die_config(cfg, "CA directory", c->cadir);
+  }
+  /* Dropping the uid but keeping root's group would leave the engine able
+     to read group-0 files: both or neither. */
+  if (c->uid && !c->gid) strerr_dief1x(100, "TLS_UID (-u) needs TLS_GID (-g) too");
   if (c->crlfile) {
     check_readable("CRL file", c->crlfile);
     if (tls_config_set_crl_file(cfg, c->crlfile) < 0) die_config(cfg, "CRL file", c->crlfile);
