@@ -29,6 +29,7 @@ UNITS     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 HEADERS   := $(wildcard src/*.h src/lib/*.h src/engine/*.h)
 
+.SECONDARY:
 .PHONY: all programs test check sanitize valgrind cert cert-req bench bench-quick fuzz soak install clean deps
 all: programs $(FIXTURES) $(UNITS) $(BENCHES)
 programs: $(PROGS)

@@ -381,7 +381,8 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
       exit_as_child(&e);
     }
   }
-  if (e.net_present) netio_init(&e.net, netr, netw);
+  /* A late socket was set up when it arrived (control.c). */
+  if (!e.late_socket) netio_init(&e.net, netr, netw);
 
   rc = engine_handshake(&e);
   if (rc) {
