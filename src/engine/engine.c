@@ -308,6 +308,7 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
     if (c->is_server) strerr_dief1x(EXIT_USAGE, "descriptors 0 and 1 must be the network connection");
     if (immediate) strerr_dief1x(EXIT_USAGE, "no network on descriptors 6 and 7: run under tcpclient, or use -n with a late socket");
     e.late_socket = 1;
+    tlsconf_exit_config = EXIT_TEMP;
   }
   if (!c->is_server && e.net_present && !c->servername && !c->insecure)
     strerr_dief1x(EXIT_USAGE, "no server name to verify: use -h name (or TLS_SERVERNAME), or -i to skip verification");

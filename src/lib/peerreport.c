@@ -1,4 +1,5 @@
 #include <string.h>
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -123,6 +124,12 @@ int peerreport_env(stralloc *sa, struct tls *t, struct peerreport_args const *a)
   int strength = tls_conn_cipher_strength(t);
   int i;
 
+  /* A client sends no SNI for an address literal, although libtls reports
+     the name it was given. */
+  if (sni && !a->peer_is_client) {
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, sni, addr) == 1 || inet_pton(AF_INET6, sni, addr) == 1) sni = 0;
+  }
   if (!add_or_unset(sa, "SSL_PROTOCOL", tls_conn_version(t))) return 0;
   if (!add_or_unset(sa, "SSL_CIPHER", tls_conn_cipher(t))) return 0;
   if (strength > 0 ? !add_fmt_uint(sa, "SSL_CIPHER_USEKEYSIZE", (unsigned int)strength)

@@ -10,6 +10,8 @@
 
 extern char **environ;
 
+int tlsconf_exit_config = 96;
+
 char const *const tlsconf_private_vars[] = {
   "CERTFILE", "KEYFILE", "CAFILE", "CADIR", "CRLFILE",
   "TLS_UID", "TLS_GID", "TLS_CHROOT", "TLS_TICKETKEYFILE", "TLS_OCSPFILE", 0
@@ -61,13 +63,13 @@ void tlsconf_from_env(struct tlsconf *c)
 static void check_readable(char const *what, char const *file)
 {
   if (access(file, R_OK) < 0)
-    strerr_dief6sys(96, "unable to read ", what, " ", file, "", "");
+    strerr_dief6sys(tlsconf_exit_config, "unable to read ", what, " ", file, "", "");
 }
 
 static void die_config(struct tls_config *cfg, char const *what, char const *file)
 {
   char const *e = tls_config_error(cfg);
-  strerr_dief6x(96, "unable to load ", what, " ", file, ": ", e ? e : "unknown error");
+  strerr_dief6x(tlsconf_exit_config, "unable to load ", what, " ", file, ": ", e ? e : "unknown error");
 }
 
 static void add_sni_keypairs(struct tls_config *cfg)
@@ -82,7 +84,7 @@ static void add_sni_keypairs(struct tls_config *cfg)
     if (!eq || !eq[1]) continue;
     name = *e + 9;
     namelen = (size_t)(eq - name);
-    if (!namelen || namelen > 255) strerr_dief2x(96, "invalid SNI certificate variable: ", *e);
+    if (!namelen || namelen > 255) strerr_dief2x(tlsconf_exit_config, "invalid SNI certificate variable: ", *e);
     memcpy(keyvar, "KEYFILE:", 8);
     memcpy(keyvar + 8, name, namelen);
     keyvar[8 + namelen] = 0;
@@ -138,15 +140,15 @@ static void load_ticket_keys(struct tls_config *cfg, char const *file)
   FILE *f;
   check_readable("ticket key file", file);
   f = fopen(file, "r");
-  if (!f) strerr_dief3sys(96, "unable to open ticket key file ", file, "");
+  if (!f) strerr_dief3sys(tlsconf_exit_config, "unable to open ticket key file ", file, "");
   while (fgets(line, sizeof line, f)) {
     size_t len = strcspn(line, "\r\n");
     uint32_t keyrev;
     if (!len || line[0] == '#') continue;
-    if (len != 2 * TLS_TICKET_KEY_SIZE) strerr_dief3x(96, "ticket key file ", file, ": each key must be 96 hex digits");
+    if (len != 2 * TLS_TICKET_KEY_SIZE) strerr_dief3x(tlsconf_exit_config, "ticket key file ", file, ": each key must be 96 hex digits");
     for (i = 0; i < TLS_TICKET_KEY_SIZE; i++) {
       int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
-      if (hi < 0 || lo < 0) strerr_dief3x(96, "ticket key file ", file, ": not hexadecimal");
+      if (hi < 0 || lo < 0) strerr_dief3x(tlsconf_exit_config, "ticket key file ", file, ": not hexadecimal");
       key[i] = (unsigned char)(hi << 4 | lo);
     }
     /* The revision names the key inside tickets: derived from the key, so
@@ -156,7 +158,7 @@ static void load_ticket_keys(struct tls_config *cfg, char const *file)
     if (!nkeys++) memcpy(sid, key + 16, sizeof sid);
   }
   fclose(f);
-  if (!nkeys) strerr_dief3x(96, "ticket key file ", file, " holds no key");
+  if (!nkeys) strerr_dief3x(tlsconf_exit_config, "ticket key file ", file, " holds no key");
   /* A session id context common to all hosts sharing the file. */
   if (tls_config_set_session_id(cfg, sid, sizeof sid) < 0) die_config(cfg, "session id", file);
   if (tls_config_set_session_lifetime(cfg, 7200) < 0) die_config(cfg, "session lifetime", file);
@@ -173,10 +175,10 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
   if (!cfg) strerr_dief1x(111, "unable to allocate libtls configuration");
 
   if (tls_config_parse_protocols(&protocols, c->protocols) < 0)
-    strerr_dief2x(96, "invalid protocol list: ", c->protocols);
+    strerr_dief2x(tlsconf_exit_config, "invalid protocol list: ", c->protocols);
   if (tls_config_set_protocols(cfg, protocols) < 0) die_config(cfg, "protocols", c->protocols);
   if (tls_config_set_ciphers(cfg, c->ciphers) < 0)
-    strerr_dief2x(96, "invalid cipher list: ", c->ciphers);
+    strerr_dief2x(tlsconf_exit_config, "invalid cipher list: ", c->ciphers);
 
   if (c->certfile) {
     check_readable("certificate", c->certfile);
@@ -189,7 +191,7 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
     if (tls_config_set_ca_file(cfg, c->cafile) < 0) die_config(cfg, "CA file", c->cafile);
   }
   if (c->cadir) {
-    if (access(c->cadir, R_OK | X_OK) < 0) strerr_dief3sys(96, "unable to use CA directory ", c->cadir, "");
+    if (access(c->cadir, R_OK | X_OK) < 0) strerr_dief3sys(tlsconf_exit_config, "unable to use CA directory ", c->cadir, "");
     if (tls_config_set_ca_path(cfg, c->cadir) < 0) die_config(cfg, "CA directory", c->cadir);
   }
   /* Dropping the uid but keeping root's group would leave the engine able
@@ -201,7 +203,7 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
   }
 
   if (c->is_server) {
-    if (!c->certfile) strerr_dief1x(96, "no certificate: set CERTFILE or use -c");
+    if (!c->certfile) strerr_dief1x(tlsconf_exit_config, "no certificate: set CERTFILE or use -c");
     add_sni_keypairs(cfg);
     if (c->ocspfile) {
       check_readable("OCSP response", c->ocspfile);
@@ -221,13 +223,13 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
       tls_config_verify_client_optional(cfg);
       tls_config_insecure_noverifycert(cfg);
       *report = tlsconf_report_store(c->cafile, c->cadir, c->crlfile);
-      if (!*report) strerr_dief1x(96, "unable to load the client CA or CRL file for verification reports");
+      if (!*report) strerr_dief1x(tlsconf_exit_config, "unable to load the client CA or CRL file for verification reports");
     }
     *ctx = tls_server();
     if (!*ctx) strerr_dief1x(111, "unable to allocate a TLS context");
     if (tls_configure(*ctx, cfg) < 0) {
       char const *e = tls_error(*ctx);
-      strerr_dief2x(96, "unable to use certificate and key: ", e ? e : "unknown error");
+      strerr_dief2x(tlsconf_exit_config, "unable to use certificate and key: ", e ? e : "unknown error");
     }
   } else {
     if (c->insecure) {

@@ -41,6 +41,11 @@ extern struct tls_config *tlsconf_build(struct tlsconf const *, struct tls **ctx
    system store when both are NULL) and an optional CRL file; NULL on error. */
 extern X509_STORE *tlsconf_report_store(char const *cafile, char const *cadir, char const *crlfile);
 
+/* Exit code of a configuration refusal: 96, except where the caller needs
+   another (tlsclient's late socket under qmail-rspawn, where anything but 0
+   and 111 bounces the message: 111 defers it instead). */
+extern int tlsconf_exit_config;
+
 /* Names of the variables that name files or privileges: removed from the
    application's environment. NULL-terminated. */
 extern char const *const tlsconf_private_vars[];
