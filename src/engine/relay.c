@@ -55,6 +55,15 @@ static void app_close_read(struct engine *e)
   e->app_rfd = -1;
 }
 
+/* A reset (or broken pipe) once prog's output has all been handed to TLS:
+   the peer left abruptly after getting everything, as many SMTP clients do
+   after "221". Nothing of ours was lost: that is an unclean close, not an
+   error. */
+static int peer_aborted(struct engine const *e)
+{
+  return e->net.err == ECONNRESET || e->net.err == EPIPE;
+}
+
 void engine_relay(struct engine *e)
 {
   struct tlsconf const *c = e->conf;
@@ -84,6 +93,7 @@ void engine_relay(struct engine *e)
         else if (!w) { net_state = NET_EOF_CLEAN; progress = 1; }
         else if (w == TLS_WANT_POLLIN && e->net.saw_eof) { net_state = NET_EOF_UNCLEAN; progress = 1; }
         else if (w == TLS_WANT_POLLIN || w == TLS_WANT_POLLOUT) tls_read_want = want_of(w);
+        else if (app_eof && !to_net.len && peer_aborted(e)) { net_state = NET_EOF_UNCLEAN; shut_state = SHUT_DONE; progress = 1; }
         else { engine_set_failure(e, tls_error(e->tls)); e->close = CLOSE_ERROR; goto end; }
       }
 
