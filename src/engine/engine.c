@@ -166,6 +166,9 @@ void engine_set_failure(struct engine *e, char const *why)
 {
   if (e->net.err) why = strerror(e->net.err);
   if (!why || !*why) why = "unknown error";
+  /* libtls words every handshake error as "handshake failed: ..." and the
+     log line already says so. */
+  if (!strncmp(why, "handshake failed: ", 18)) why += 18;
   strncpy(e->failure, why, sizeof e->failure - 1);
   e->failure[sizeof e->failure - 1] = 0;
 }

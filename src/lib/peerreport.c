@@ -55,20 +55,37 @@ static int time_string(ASN1_TIME const *t, char *buf, size_t len)
 static void copy_asn1_string(ASN1_STRING const *s, char *buf, size_t len)
 {
   size_t n = (size_t)ASN1_STRING_length(s);
-  if (n >= len) n = len - 1;
+  if (n >= len) { buf[0] = 0; return; }   /* too long for the variable: refused, not cut */
   memcpy(buf, ASN1_STRING_get0_data(s), n);
   buf[n] = 0;
   /* An embedded NUL would truncate the value silently; refuse it instead. */
   if (strlen(buf) != n) buf[0] = 0;
 }
 
+/* The first subject entry of this type. An entry with an embedded NUL is
+   refused (empty), never cut short: "a@x\0@evil" must not read "a@x". */
+static int subject_entry(X509 *x, int nid, char *buf, size_t len)
+{
+  X509_NAME *name = X509_get_subject_name(x);
+  int i = X509_NAME_get_index_by_NID(name, nid, -1);
+  ASN1_STRING const *s;
+  unsigned char *utf8 = 0;
+  int n;
+  buf[0] = 0;
+  if (i < 0) return 0;
+  s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+  n = s ? ASN1_STRING_to_UTF8(&utf8, s) : -1;
+  if (n < 0) return 0;
+  if ((size_t)n < len && memchr(utf8, 0, (size_t)n) == 0) { memcpy(buf, utf8, (size_t)n); buf[n] = 0; }
+  OPENSSL_free(utf8);
+  return buf[0] != 0;
+}
+
 int peerreport_cert_email(X509 *x, char *buf, size_t len)
 {
   GENERAL_NAMES *sans;
   int i;
-  if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_pkcs9_emailAddress, buf, (int)len) > 0
-      && strlen(buf) > 0) return 1;
-  buf[0] = 0;
+  if (subject_entry(x, NID_pkcs9_emailAddress, buf, len)) return 1;
   sans = X509_get_ext_d2i(x, NID_subject_alt_name, 0, 0);
   if (!sans) return 0;
   for (i = 0; i < sk_GENERAL_NAME_num(sans) && !buf[0]; i++) {
@@ -152,7 +169,7 @@ int peerreport_env(stralloc *sa, struct tls *t, struct peerreport_args const *a)
       else verify_chain(a->store, leaf, chain, a->expected_name, verify, sizeof verify);
       name_rfc2253(X509_get_subject_name(leaf), s_dn, sizeof s_dn);
       name_rfc2253(X509_get_issuer_name(leaf), i_dn, sizeof i_dn);
-      if (X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn) < 0) cn[0] = 0;
+      subject_entry(leaf, NID_commonName, cn, sizeof cn);
       peerreport_cert_email(leaf, email, sizeof email);
       time_string(X509_get0_notAfter(leaf), vend, sizeof vend);
       sk_X509_pop_free(chain, X509_free);

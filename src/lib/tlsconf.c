@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 #include <skalibs/strerr.h>
 #include "tlsconf.h"
@@ -94,6 +95,17 @@ static void add_sni_keypairs(struct tls_config *cfg)
     check_readable("key", keyfile);
     if (tls_config_add_keypair_file(cfg, eq + 1, keyfile) < 0) die_config(cfg, "keypair", eq + 1);
   }
+}
+
+/* libtls staples whatever the file holds, and every client that asks for
+   the status then fails: refuse a file that is not an OCSP response. */
+static void check_ocsp_response(char const *file)
+{
+  BIO *bio = BIO_new_file(file, "rb");
+  OCSP_RESPONSE *r = bio ? d2i_OCSP_RESPONSE_bio(bio, 0) : 0;
+  BIO_free(bio);
+  if (!r) { ERR_clear_error(); strerr_dief3x(tlsconf_exit_config, "unable to use OCSP response ", file, ": not a DER OCSP response"); }
+  OCSP_RESPONSE_free(r);
 }
 
 X509_STORE *tlsconf_report_store(char const *cafile, char const *cadir, char const *crlfile)
@@ -207,6 +219,7 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
     add_sni_keypairs(cfg);
     if (c->ocspfile) {
       check_readable("OCSP response", c->ocspfile);
+      check_ocsp_response(c->ocspfile);
       if (tls_config_set_ocsp_staple_file(cfg, c->ocspfile) < 0) die_config(cfg, "OCSP response", c->ocspfile);
     }
     if (c->ticketkeyfile) load_ticket_keys(cfg, c->ticketkeyfile);
