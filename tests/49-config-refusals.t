@@ -1,0 +1,34 @@
+#!/bin/bash
+# Configuration the engine must refuse at start, before prog runs: each with
+# one line on stderr and a documented exit code.
+. "$(dirname "$0")/lib.sh"
+need_bins tlsserver tlsclient
+pki_setup
+
+# refuse NAME CODE ERE CMD...: exit CODE, exactly one line matching ERE, prog not run
+refuse() {
+  local name=$1 code=$2 ere=$3; shift 3
+  rm -f "$W/ran"
+  "$@" </dev/null >/dev/null 2>"$W/$name.err"
+  is "$?" "$code" "$name: exit $code"
+  is "$(wc -l <"$W/$name.err")" 1 "$name: one line on stderr"
+  file_like "$W/$name.err" "$ere" "$name: the line says why"
+  ok "$name: prog never ran" test ! -e "$W/ran"
+}
+
+head -c 200 /dev/urandom >"$W/garbage.der"
+refuse ocsp-garbage 96 '^tlsserver: fatal: unable to use OCSP response .*garbage\.der: not a DER OCSP response$' \
+  env TLS_OCSPFILE="$W/garbage.der" "$TLSSERVER" -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
+refuse ocsp-missing 96 '^tlsserver: fatal: unable to read OCSP response .*nonexistent\.der: No such file or directory$' \
+  env TLS_OCSPFILE="$W/nonexistent.der" "$TLSSERVER" -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
+refuse uid-without-gid 100 '^tlsserver: fatal: TLS_UID \(-u\) needs TLS_GID \(-g\) too$' \
+  env TLS_UID=65534 "$TLSSERVER" -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
+refuse cadir-missing 96 '^tlsserver: fatal: unable to use CA directory .*nodir: No such file or directory$' \
+  "$TLSSERVER" -A "$W/nodir" -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
+refuse ticketkeys-bad 96 '^tlsserver: fatal: ticket key file .*tk: each key must be 96 hex digits$' \
+  sh -c 'echo abc >"$1"; TLS_TICKETKEYFILE="$1" exec "$2" -c "$3" -k "$4" touch "$5"' x "$W/tk" "$TLSSERVER" "$PKI/server.pem" "$PKI/server.key" "$W/ran"
+# a well-formed ticket key file is accepted (the session itself is covered elsewhere)
+{ openssl rand -hex 48; openssl rand -hex 48; } >"$W/tk2"
+TLS_TICKETKEYFILE="$W/tk2" "$TLSSERVER" -K 200 -c "$PKI/server.pem" -k "$PKI/server.key" true </dev/null >/dev/null 2>"$W/tk2.err"
+like "$?" '^97$' "ticket key file with two keys: accepted (the handshake then fails on /dev/null: 97)"
+done_testing
