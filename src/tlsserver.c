@@ -14,7 +14,7 @@ int main(int argc, char const *const *argv)
 {
   struct tlsconf conf, options_only;
   subgetopt l = SUBGETOPT_ZERO;
-  int listening = 0;
+  int listening = 0, maxconn_given = 0;
   unsigned int maxconn = 40;
   char const *rules = 0;
   tlsconf_init(&conf, 1);
@@ -26,13 +26,15 @@ int main(int argc, char const *const *argv)
       case 'y': conf.clientcert = CLIENTCERT_OPTIONAL; break;
       case 'Y': conf.clientcert = CLIENTCERT_REQUIRED; break;
       case 'L': listening = 1; break;
-      case 'm': if (!uint0_scan(l.arg, &maxconn) || !maxconn) strerr_dieusage(EXIT_USAGE, USAGE); break;
+      case 'm': if (!uint0_scan(l.arg, &maxconn) || !maxconn) strerr_dieusage(EXIT_USAGE, USAGE); maxconn_given = 1; break;
       case 'x': rules = l.arg; break;
       default: strerr_dieusage(EXIT_USAGE, USAGE);
     }
   }
   argc -= l.ind; argv += l.ind;
   if (argc < (listening ? 3 : 1)) strerr_dieusage(EXIT_USAGE, USAGE);
+  /* Access control must never be dropped silently. */
+  if (!listening && (rules || maxconn_given)) strerr_dief1x(EXIT_USAGE, "-x and -m work only with -L (under tcpserver, use its -x and -c)");
   options_only = conf;
   tlsconf_from_env(&conf);
   if (listening) engine_listen(&conf, &options_only, argv[0], argv[1], maxconn, rules, argv + 2);

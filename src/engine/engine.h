@@ -16,6 +16,7 @@
 #include "netio.h"
 #include "ctlmsg.h"
 
+
 /* How a session ended: the log's close= field and the exit code. */
 enum close_kind {
   CLOSE_NONE = 0,    /* still running */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/iopause.h>
@@ -131,6 +132,9 @@ void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char 
   if (!selfpipe_trapset(&set)) strerr_dief1sys(EXIT_TEMP, "selfpipe_trapset");
   signal(SIGPIPE, SIG_IGN);
   pb.cfg = tlsconf_build(conf, &pb.ctx, &pb.report);
+  /* The listener holds the keys for its whole life, and every fork of it
+     until prog's exec: none of them may be read through /proc or ptrace. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (conf->verbosity >= 1) strerr_warni4x("listening on ", ip, " port ", port);
 
   for (;;) {
@@ -153,13 +157,17 @@ void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char 
           int wstat;
           /* Load in a child first: a bad file must not kill the listener. */
           pid = fork();
-          if (!pid) { tlsconf_build(conf, &fresh.ctx, &fresh.report); _exit(0); }
+          if (!pid) {
+            PROG = "tlsserver: reload";   /* its refusal line names the reload */
+            tlsconf_build(conf, &fresh.ctx, &fresh.report);
+            _exit(0);
+          }
           if (pid > 0 && waitpid(pid, &wstat, 0) == pid && WIFEXITED(wstat) && !WEXITSTATUS(wstat)) {
             fresh.cfg = tlsconf_build(conf, &fresh.ctx, &fresh.report);
             tls_free(pb.ctx); tls_config_free(pb.cfg);
             if (pb.report) X509_STORE_free(pb.report);
             pb = fresh;
-            strerr_warni1x("configuration reloaded");
+            if (conf->verbosity >= 1) strerr_warni1x("configuration reloaded");
           } else strerr_warnw1x("configuration not reloaded: keeping the previous one");
         } else {
           if (conf->verbosity >= 1) strerr_warni1x("exiting: current connections continue");

@@ -209,6 +209,7 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
   /* Dropping the uid but keeping root's group would leave the engine able
      to read group-0 files: both or neither. */
   if (c->uid && !c->gid) strerr_dief1x(100, "TLS_UID (-u) needs TLS_GID (-g) too");
+  if (c->gid && !c->uid) strerr_dief1x(100, "TLS_GID (-g) needs TLS_UID (-u) too");
   if (c->crlfile) {
     check_readable("CRL file", c->crlfile);
     if (tls_config_set_crl_file(cfg, c->crlfile) < 0) die_config(cfg, "CRL file", c->crlfile);
