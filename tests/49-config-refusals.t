@@ -23,6 +23,12 @@ refuse ocsp-missing 96 '^tlsserver: fatal: unable to read OCSP response .*nonexi
   env TLS_OCSPFILE="$W/nonexistent.der" "$TLSSERVER" -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
 refuse uid-without-gid 100 '^tlsserver: fatal: TLS_UID \(-u\) needs TLS_GID \(-g\) too$' \
   env TLS_UID=65534 "$TLSSERVER" -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
+refuse gid-without-uid 100 '^tlsserver: fatal: TLS_GID \(-g\) needs TLS_UID \(-u\) too$' \
+  env TLS_GID=65534 "$TLSSERVER" -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
+refuse rules-without-listening 100 '^tlsserver: fatal: -x and -m work only with -L' \
+  "$TLSSERVER" -x "$W/rules.cdb" -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
+refuse maxconn-without-listening 100 '^tlsserver: fatal: -x and -m work only with -L' \
+  "$TLSSERVER" -m 5 -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
 refuse cadir-missing 96 '^tlsserver: fatal: unable to use CA directory .*nodir: No such file or directory$' \
   "$TLSSERVER" -A "$W/nodir" -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
 refuse ticketkeys-bad 96 '^tlsserver: fatal: ticket key file .*tk: each key must be 96 hex digits$' \
