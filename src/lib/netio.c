@@ -35,7 +35,7 @@ ssize_t netio_read_cb(struct tls *t, void *buf, size_t len, void *arg)
   (void)t;
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return TLS_WANT_POLLIN;
-    n->err = errno;
+    if (!n->err) n->err = errno;   /* the first error is the cause */
     return -1;
   }
   if (!r) {
@@ -56,7 +56,7 @@ ssize_t netio_write_cb(struct tls *t, void const *buf, size_t len, void *arg)
   (void)t;
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return TLS_WANT_POLLOUT;
-    n->err = errno;
+    if (!n->err) n->err = errno;   /* the first error is the cause */
     return -1;
   }
   n->raw_out += (unsigned long long)r;

@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include "options.h"
@@ -6,7 +7,9 @@ static unsigned int scan_uint(int opt, char const *arg)
 {
   unsigned int u;
   char o[2] = { (char)opt, 0 };
-  if (!uint0_scan(arg, &u)) strerr_dief4x(100, "option -", o, " needs a number, not ", arg);
+  /* Deadlines become tain via an int of milliseconds: keep every number
+     within INT_MAX (24 days), beyond which it would not be honoured. */
+  if (!uint0_scan(arg, &u) || u > INT_MAX) strerr_dief4x(100, "option -", o, " needs a number up to 2147483647, not ", arg);
   return u;
 }
 

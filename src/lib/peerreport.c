@@ -52,14 +52,34 @@ static int time_string(ASN1_TIME const *t, char *buf, size_t len)
   return ok;
 }
 
+/* NUL, newline and other control bytes: a value holding one is refused, so
+   that nothing downstream (a log line, a tlsclients lookup) can be fooled. */
+static int has_control(unsigned char const *s, size_t n)
+{
+  size_t i;
+  for (i = 0; i < n; i++) if (s[i] < 0x20 || s[i] == 0x7f) return 1;
+  return 0;
+}
+
+/* A server name as a client may send it: letters, digits, '-', '.', '_',
+   at most 255. Anything else is not exported (and so not logged). */
+static int valid_hostname(char const *s)
+{
+  size_t i;
+  for (i = 0; s[i]; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (i >= 255 || !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+                      || ch == '-' || ch == '.' || ch == '_')) return 0;
+  }
+  return i > 0;
+}
+
 static void copy_asn1_string(ASN1_STRING const *s, char *buf, size_t len)
 {
   size_t n = (size_t)ASN1_STRING_length(s);
-  if (n >= len) { buf[0] = 0; return; }   /* too long for the variable: refused, not cut */
+  if (n >= len || has_control(ASN1_STRING_get0_data(s), n)) { buf[0] = 0; return; }   /* refused, never cut */
   memcpy(buf, ASN1_STRING_get0_data(s), n);
   buf[n] = 0;
-  /* An embedded NUL would truncate the value silently; refuse it instead. */
-  if (strlen(buf) != n) buf[0] = 0;
 }
 
 /* The first subject entry of this type. An entry with an embedded NUL is
@@ -76,7 +96,7 @@ static int subject_entry(X509 *x, int nid, char *buf, size_t len)
   s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
   n = s ? ASN1_STRING_to_UTF8(&utf8, s) : -1;
   if (n < 0) return 0;
-  if ((size_t)n < len && memchr(utf8, 0, (size_t)n) == 0) { memcpy(buf, utf8, (size_t)n); buf[n] = 0; }
+  if ((size_t)n < len && !has_control(utf8, (size_t)n)) { memcpy(buf, utf8, (size_t)n); buf[n] = 0; }
   OPENSSL_free(utf8);
   return buf[0] != 0;
 }
@@ -143,6 +163,7 @@ int peerreport_env(stralloc *sa, struct tls *t, struct peerreport_args const *a)
 
   /* A client sends no SNI for an address literal, although libtls reports
      the name it was given. */
+  if (sni && !valid_hostname(sni)) sni = 0;
   if (sni && !a->peer_is_client) {
     unsigned char addr[16];
     if (inet_pton(AF_INET, sni, addr) == 1 || inet_pton(AF_INET6, sni, addr) == 1) sni = 0;

@@ -21,7 +21,8 @@ struct peerreport_args {
 extern int peerreport_env(stralloc *block, struct tls *, struct peerreport_args const *);
 
 /* The e-mail address of a certificate: subject emailAddress, else the first
-   subjectAltName rfc822Name. Copies at most len-1 bytes; 1 found, 0 none. */
+   subjectAltName rfc822Name. A value that does not fit in len-1 bytes or
+   holds a control byte (NUL included) is refused, never cut: 1 found, 0 none. */
 extern int peerreport_cert_email(X509 *, char *buf, size_t len);
 
 /* Names peerreport_env may set, for a caller that must clear them all
