@@ -369,8 +369,14 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
   if (prebuilt) { e.cfg = prebuilt->cfg; e.ctx = prebuilt->ctx; e.report = prebuilt->report; }
   else e.cfg = tlsconf_build(c, &e.ctx, &e.report);
   /* The key is in memory now: no core dump, no ptrace or /proc/PID/mem
-     access by same-uid processes (prog, when TLS_UID is not used). */
+     access by same-uid processes (prog, when TLS_UID is not used). And
+     nothing this process could exec would gain privileges. prog was forked
+     before: neither setting reaches it. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  /* A configured server context holds the key as OpenSSL needs it: the PEM
+     text the configuration read goes now. */
+  if (c->is_server) tls_config_clear_keys(e.cfg);
   drop_privileges(c);
 
   if (!immediate) {
@@ -401,6 +407,10 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
     close(e.app_rfd); if (e.app_wfd != e.app_rfd) close(e.app_wfd);
     exit_as_child(&e);
   }
+
+  /* libtls's client reads its keypair when it connects: its PEM text can
+     go only now. */
+  if (!c->is_server) tls_config_clear_keys(e.cfg);
 
   {
     struct peerreport_args a;
