@@ -173,6 +173,19 @@ void engine_set_failure(struct engine *e, char const *why)
   e->failure[sizeof e->failure - 1] = 0;
 }
 
+/* -v 2: one line per step of a session, for debugging a setup. */
+static void log_debug(struct engine *e, char const *what, char const *detail)
+{
+  stralloc sa = STRALLOC_ZERO;
+  if (e->conf->verbosity < 2) return;
+  if (!stralloc_cats(&sa, PROG) || !stralloc_cats(&sa, ": debug: ") || !stralloc_cats(&sa, what)
+      || !stralloc_cats(&sa, " peer=")) die_nomem();
+  peer_string(e, &sa);
+  if (detail && (!stralloc_catb(&sa, " ", 1) || !stralloc_cats(&sa, detail))) die_nomem();
+  log_write(&sa);
+  stralloc_free(&sa);
+}
+
 static char const *const close_names[] = { "-", "clean", "unclean", "idle", "error", "declined" };
 
 static void cat_field(stralloc *sa, char const *key, char const *value, int quote)
@@ -379,6 +392,7 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
   if (c->is_server) tls_config_clear_keys(e.cfg);
   drop_privileges(c);
 
+  log_debug(&e, "start", immediate ? "mode=immediate" : "mode=delayed");
   if (!immediate) {
     add_private_unsets(&block, 1);
     write_start(&e, &block);
@@ -391,6 +405,7 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
       exit_as_child(&e);
     }
   }
+  if (!immediate) log_debug(&e, "command", reply ? "Y" : "y");
   /* A late socket was set up when it arrived (control.c). */
   if (!e.late_socket) netio_init(&e.net, netr, netw);
 
@@ -424,6 +439,16 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
     if (!peerreport_env(&e.sslenv, e.tls, &a)) die_nomem();
   }
 
+  {
+    char const *s = e.sslenv.s;
+    size_t n = e.sslenv.len;
+    stralloc d = STRALLOC_ZERO;
+    char const *proto = envblock_get(s, n, "SSL_PROTOCOL"), *cipher = envblock_get(s, n, "SSL_CIPHER");
+    if (!stralloc_cats(&d, "proto=") || !stralloc_cats(&d, proto ? proto : "-")
+        || !stralloc_cats(&d, " cipher=") || !stralloc_cats(&d, cipher ? cipher : "-") || !stralloc_0(&d)) die_nomem();
+    log_debug(&e, "handshake done", d.s);
+    stralloc_free(&d);
+  }
   if (immediate) {
     block.len = 0;
     add_private_unsets(&block, 0);
