@@ -27,7 +27,7 @@ PROGS     := $(patsubst src/%.c,$(B)/%,$(wildcard src/*.c))
 FIXTURES  := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtures/*.c))
 UNITS     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
-HEADERS   := $(wildcard src/*.h src/lib/*.h src/engine/*.h)
+HEADERS   := $(wildcard src/*.h src/lib/*.h src/engine/*.h tests/fixtures/*.h)
 
 .SECONDARY:
 .PHONY: all programs test check sanitize valgrind cert cert-req bench bench-quick fuzz soak install clean deps
