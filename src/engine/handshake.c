@@ -18,6 +18,13 @@ static int client_configure(struct engine *e)
     }
     verify = verify && e->late.verify;
   }
+  /* No trust anchors given: the system store, by hashed directory when
+     there is one (one file read per lookup instead of the whole bundle). */
+  if (verify && !c->cafile && !c->cadir && !(e->late_socket && e->late.cafile[0]) && tlsconf_system_ca_dir()
+      && tls_config_set_ca_path(e->cfg, tlsconf_system_ca_dir()) < 0) {
+    engine_set_failure(e, tls_config_error(e->cfg));
+    return -1;
+  }
   if (verify) tls_config_verify(e->cfg);
   else {
     tls_config_insecure_noverifycert(e->cfg);

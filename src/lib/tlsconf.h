@@ -46,6 +46,10 @@ extern X509_STORE *tlsconf_report_store(char const *cafile, char const *cadir, c
    and 111 bounces the message: 111 defers it instead). */
 extern int tlsconf_exit_config;
 
+/* The system's hashed CA directory (OpenSSL's default, /etc/ssl/certs on
+   Debian) when it exists and holds hash links, else NULL. */
+extern char const *tlsconf_system_ca_dir(void);
+
 /* Names of the variables that name files or privileges: removed from the
    application's environment. NULL-terminated. */
 extern char const *const tlsconf_private_vars[];
