@@ -82,13 +82,18 @@ cert:
 cert-req:
 	sh package/cert-req
 
-bench: all
+# Each installs its Debian packages first (as root), like `make test`:
+# they must run on a fresh machine.
+bench: deps
+	$(MAKE) all
 	sh bench/run
-bench-quick: all
+bench-quick: deps
+	$(MAKE) all
 	BENCH_QUICK=1 sh bench/run
-fuzz:
+fuzz: deps
 	sh fuzz/run
-soak: all
+soak: deps
+	$(MAKE) all
 	sh tests/soak/run
 
 install: programs
