@@ -299,6 +299,14 @@ static void close_network(struct engine *e)
   e->net.rfd = e->net.wfd = -1;
 }
 
+/* prog's channel: two pipes, or one socketpair end (late socket). */
+static void close_app(struct engine *e)
+{
+  close(e->app_rfd);
+  if (e->app_wfd != e->app_rfd) close(e->app_wfd);
+  e->app_rfd = e->app_wfd = -1;
+}
+
 void engine_main(struct tlsconf const *c, char const *const *argv, struct engine_prebuilt const *prebuilt)
 {
   static struct engine e;   /* static: zeroed, and out of the way of the stack */
@@ -399,13 +407,13 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
     if (!engine_wait_command(&e, &reply)) {
       e.close = CLOSE_DECLINED;
       close_network(&e);
-      close(e.app_rfd); if (e.app_wfd != e.app_rfd) close(e.app_wfd);
+      close_app(&e);
       wait_child(&e);
       log_done(&e, wait_estatus(e.child_status));
       exit_as_child(&e);
     }
+    log_debug(&e, "command", reply ? "Y" : "y");
   }
-  if (!immediate) log_debug(&e, "command", reply ? "Y" : "y");
   /* A late socket was set up when it arrived (control.c). */
   if (!e.late_socket) netio_init(&e.net, netr, netw);
 
@@ -419,7 +427,7 @@ void engine_main(struct tlsconf const *c, char const *const *argv, struct engine
     }
     close(e.ctl);
     close_network(&e);
-    close(e.app_rfd); if (e.app_wfd != e.app_rfd) close(e.app_wfd);
+    close_app(&e);
     exit_as_child(&e);
   }
 

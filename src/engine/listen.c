@@ -80,9 +80,7 @@ static void apply_client_settings(struct engine_prebuilt *pb, struct tlsconf con
     changed = 1;
   }
   if (protocols && *protocols && strcmp(protocols, conf->protocols)) {
-    uint32_t p;
-    if (tls_config_parse_protocols(&p, protocols) < 0 || tls_config_set_protocols(pb->cfg, p) < 0)
-      strerr_dief2x(EXIT_CONFIG, "invalid protocol list: ", protocols);
+    if (tlsconf_set_protocols(pb->cfg, protocols) < 0) strerr_dief2x(EXIT_CONFIG, "invalid protocol list: ", protocols);
     changed = 1;
   }
   if (changed) {

@@ -208,18 +208,23 @@ static void load_ticket_keys(struct tls_config *cfg, char const *file)
   explicit_bzero(key, sizeof key);
 }
 
+int tlsconf_set_protocols(struct tls_config *cfg, char const *list)
+{
+  uint32_t protocols;
+  if (tls_config_parse_protocols(&protocols, list) < 0) return -1;
+  return tls_config_set_protocols(cfg, protocols);
+}
+
 struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509_STORE **report)
 {
   struct tls_config *cfg;
-  uint32_t protocols;
   *report = 0;
   if (tls_init() < 0) strerr_dief1x(111, "unable to initialise libtls");
   cfg = tls_config_new();
   if (!cfg) strerr_dief1x(111, "unable to allocate libtls configuration");
 
-  if (tls_config_parse_protocols(&protocols, c->protocols) < 0)
+  if (tlsconf_set_protocols(cfg, c->protocols) < 0)
     strerr_dief2x(tlsconf_exit_config, "invalid protocol list: ", c->protocols);
-  if (tls_config_set_protocols(cfg, protocols) < 0) die_config(cfg, "protocols", c->protocols);
   if (tls_config_set_ciphers(cfg, c->ciphers) < 0)
     strerr_dief2x(tlsconf_exit_config, "invalid cipher list: ", c->ciphers);
 

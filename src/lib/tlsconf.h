@@ -37,6 +37,10 @@ extern void tlsconf_from_env(struct tlsconf *);
    SSL_*_VERIFY when libtls itself does not verify (NULL when it does). */
 extern struct tls_config *tlsconf_build(struct tlsconf const *, struct tls **ctx, X509_STORE **report);
 
+/* Parse a libtls protocol string ("tlsv1.2,tlsv1.3") into cfg. 0 ok, -1 not
+   a valid list. */
+extern int tlsconf_set_protocols(struct tls_config *, char const *list);
+
 /* Trust store for verification reports, from a CA file or directory (the
    system store when both are NULL) and an optional CRL file; NULL on error. */
 extern X509_STORE *tlsconf_report_store(char const *cafile, char const *cadir, char const *crlfile);
