@@ -1,38 +1,30 @@
 /* fuzz_options_env: libFuzzer harness for the option and environment
- * parsing shared by tlsserver and tlsclient: options_common() (src/lib/
- * options.c), tlsconf_from_env() and the file-free part of tlsconf_build()
- * (protocol and cipher strings, src/lib/tlsconf.c).
- *
- * These functions die through skalibs strerr (which ends in _exit) on a bad
- * value. The harness interposes _exit while a call runs and longjmps back
- * with the exit code, so dying is an observable result instead of the end
- * of the fuzzer; skalibs' stderr buffer is pointed at /dev/null so the
- * refusals do not flood the log (sanitizer reports still reach stderr).
+ * parsing shared by tlsserver and tlsclient: options_common() and
+ * options_check() (src/lib/options.c), tlsconf_from_env() (src/lib/
+ * tlsconf.c) and the file-free part of tlsctx_load() (protocol and cipher
+ * strings, src/engine/tlsctx.c). None of them exits: each returns an error
+ * and a reason, which is what the oracle checks.
  *
  * Input: records "<selector byte><argument bytes>\0" ...
  *  phase 1, records up to the first selector 0xff: options. The selector
  *    picks an option character (the shared ones and a few others); the
- *    oracle: a shared numeric option (-v -K -T -u -g) dies with 100 exactly
- *    when the argument is not a decimal number fitting an unsigned int,
- *    else stores it; a string option stores the pointer; a flag sets its
+ *    oracle: a shared numeric option (-v -K -T -u -g) is refused (-1, code
+ *    100) exactly when the argument is not a decimal number up to INT_MAX,
+ *    else stored; a string option stores the pointer; a flag sets its
  *    field; any other character returns 0 and changes nothing.
  *  phase 2, the following records: an environment (the selector picks a
  *    variable name, the argument is the value) installed as environ, then
  *    tlsconf_from_env(); the oracle recomputes every field (command line
  *    wins, empty variables count as unset, KEYFILE defaults to the
  *    certificate, CAFILE/CADIR switch optional client certificates on).
- *  phase 3: tlsconf_build() for a client with no file: dies with
- *    tlsconf_exit_config (96) exactly when the protocol or the cipher string
- *    is refused by libtls, with 100 when only one of TLS_UID and TLS_GID
- *    is set, otherwise returns a configuration.
- * Deadlines above INT_MAX ms are accepted by options_common but the engine
- * turns them into an int (tain_from_millisecs): reported once as a KNOWN
- * BUG (abort with FUZZ_STRICT=1).
+ *  phase 3: options_check() refuses (100) exactly when only one of TLS_UID
+ *    and TLS_GID is set or one is not numeric (or -Y without a CA); then
+ *    tlsctx_load() for a client with no file refuses (96) exactly when the
+ *    protocol or the cipher string is refused by libtls.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -41,60 +33,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/syscall.h>
-#include <skalibs/buffer.h>
+#include <skalibs/types.h>
 #include "options.h"
 #include "tlsconf.h"
+#include "tlsctx.h"
+#include "exitcodes.h"
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "fuzz_options_env: property failed: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
 
 char const *PROG = "fuzz_options_env";
 extern char **environ;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size);
-void _exit(int status);
-struct tls_config *tls_config_new(void);
-
-/* ---- dying without ending the process ---- */
-static sigjmp_buf jb;
-static int in_target;
-static struct tls_config *last_cfg;   /* freed when tlsconf_build dies */
-
-void _exit(int status)
-{
-  if (in_target) {
-    in_target = 0;
-    siglongjmp(jb, 0x100 | (status & 0xff));
-  }
-  syscall(SYS_exit_group, status);
-  for (;;) ;
-}
-
-struct tls_config *tls_config_new(void)
-{
-  struct tls_config *(*real)(void) = (struct tls_config *(*)(void))dlsym(RTLD_NEXT, "tls_config_new");
-  last_cfg = real();
-  return last_cfg;
-}
-
-#define TRY(died, call) do { \
-    int j_ = sigsetjmp(jb, 0); \
-    if (!j_) { in_target = 1; call; in_target = 0; died = 0; } \
-    else died = j_ & 0xff ? j_ & 0xff : 256; \
-  } while (0)
-
-static int strict = -1;
-static int reported_deadline;
-
-static void known_bug(char const *what)
-{
-  if (strict < 0) { char const *s = getenv("FUZZ_STRICT"); strict = s && *s == '1'; }
-  if (strict) { fprintf(stderr, "fuzz_options_env: property failed: %s\n", what); abort(); }
-  if (reported_deadline) return;
-  reported_deadline = 1;
-  fprintf(stderr, "fuzz_options_env: KNOWN BUG: %s\n", what);
-}
 
 /* decimal, whole string, fits an unsigned int */
 static int ref_uint(char const *s, unsigned int *u)
@@ -110,7 +60,7 @@ static int ref_uint(char const *s, unsigned int *u)
   return 1;
 }
 
-static char const optchars[] = "nvckaArCpKTSsugyYhix?:";
+static char const optchars[] = "nFvckaArCpKTSsugyYhix?:";
 
 static char const *const varnames[] = {
   "CERTFILE", "KEYFILE", "CAFILE", "CADIR", "CRLFILE", "TLSCIPHERS", "TLSPROTOCOLS",
@@ -131,20 +81,14 @@ static char const *ref_env(char const *name)
   return 0;
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-  int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  (void)argc; (void)argv;
-  if (fd >= 0) buffer_2->fd = fd;   /* strerr's refusals go nowhere */
-  return 0;
-}
 
 int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 {
   static char args[MAXREC][4097];
   struct tlsconf c, before, cmd;
+  struct reason why;
   size_t i = 0, nrec = 0, nenv = 0;
-  int is_server, died, r = 0;
+  int is_server, r = 0;
   char **saved_env = environ;
 
   if (!size) return 0;
@@ -164,27 +108,27 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
     arg[n] = 0;
     if (i < size) i++;
     before = c;
-    TRY(died, r = options_common(&c, opt, arg));
-    if (!strchr("nvckaArCpKTSsug", opt)) {
-      CHECK(!died && r == 0 && !memcmp(&before, &c, sizeof c));
+    r = options_common(&c, opt, arg, &why);
+    if (!strchr("nFvckaArCpKTSsug", opt)) {
+      CHECK(r == 0 && !memcmp(&before, &c, sizeof c));
       continue;
     }
     valid = ref_uint(arg, &u);
     switch (opt) {
       case 'v': case 'K': case 'T': case 'u': case 'g':
-        if (!valid) { CHECK(died == 100); c = before; continue; }
-        CHECK(!died && r == 1);
+        if (!valid) { CHECK(r == -1 && why.code == EXIT_USAGE && why.text[0]); c = before; continue; }
+        CHECK(r == 1);
         if (opt == 'v') CHECK(c.verbosity == u);
         if (opt == 'K') CHECK(c.handshake_ms == u);
         if (opt == 'T') CHECK(c.idle_ms == u);
         if (opt == 'u') CHECK(c.uid == arg);
         if (opt == 'g') CHECK(c.gid == arg);
-        if ((opt == 'K' || opt == 'T') && u > INT_MAX)
-          known_bug("-K/-T accepted a deadline above INT_MAX ms, which the engine cannot honour");
+        CHECK(u <= INT_MAX);
         break;
       default:
-        CHECK(!died && r == 1);
+        CHECK(r == 1);
         if (opt == 'n') CHECK(c.delayed == 1);
+        if (opt == 'F') CHECK(c.strict == 1);
         if (opt == 'S') CHECK(c.close_notify == 1);
         if (opt == 's') CHECK(c.close_notify == 0);
         if (opt == 'c') CHECK(c.certfile == arg);
@@ -216,8 +160,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
   fakeenv[nenv] = 0;
   cmd = c;
   environ = fakeenv;
-  TRY(died, tlsconf_from_env(&c));
-  CHECK(!died);
+  tlsconf_from_env(&c);
   {
     char const *v;
 #define FIELD(f, var, dflt) do { \
@@ -244,40 +187,40 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
     if (is_server && cmd.clientcert < 0)
       CHECK(c.clientcert == ((c.cafile || c.cadir) ? CLIENTCERT_OPTIONAL : CLIENTCERT_OFF));
     else CHECK(c.clientcert == cmd.clientcert);
+    CHECK(c.strict == (cmd.strict || ref_env("TLS_STRICT")));
     CHECK(c.delayed == cmd.delayed && c.verbosity == cmd.verbosity && c.close_notify == cmd.close_notify);
     CHECK(c.handshake_ms == cmd.handshake_ms && c.idle_ms == cmd.idle_ms && c.is_server == is_server);
 #undef FIELD
   }
 
-  /* phase 3: protocol and cipher strings through libtls, no file */
+  /* phase 3: cross checks, then protocol and cipher strings through
+     libtls, no file */
   {
     struct tlsconf b = c;
-    struct tls_config *cfg = 0, *probe, *built;
-    struct tls *ctx = 0;
-    X509_STORE *report = 0;
+    struct tlsctx t;
+    struct tls_config *probe;
     uint32_t protos;
-    int want_die, uid_rule;
+    uid_t uid;
+    gid_t gid;
+    int want_refusal, bad_ids;
+    environ = saved_env;
+    bad_ids = !c.uid != !c.gid || (c.uid && !uid0_scan(c.uid, &uid)) || (c.gid && !gid0_scan(c.gid, &gid))
+           || (c.is_server && c.clientcert == CLIENTCERT_REQUIRED && !c.cafile && !c.cadir);
+    r = options_check(&c, &why);
+    if (bad_ids) CHECK(r == -1 && why.code == EXIT_USAGE && why.text[0]);
+    else CHECK(r == 0);
     b.is_server = 0;
     b.certfile = b.keyfile = b.cafile = b.cadir = b.crlfile = 0;
     b.ocspfile = b.ticketkeyfile = 0;
-    environ = saved_env;
-    last_cfg = 0;
-    TRY(died, cfg = tlsconf_build(&b, &ctx, &report));
-    built = last_cfg;
     probe = tls_config_new();
     CHECK(probe);
-    want_die = tls_config_parse_protocols(&protos, b.protocols) < 0
+    want_refusal = tls_config_parse_protocols(&protos, b.protocols) < 0
             || tls_config_set_protocols(probe, protos) < 0
             || tls_config_set_ciphers(probe, b.ciphers) < 0;
     tls_config_free(probe);
-    uid_rule = !b.uid != !b.gid;   /* TLS_UID and TLS_GID: both or neither (usage, 100) */
-    if (want_die && uid_rule) CHECK(died == tlsconf_exit_config || died == 100);
-    else if (want_die) CHECK(died == tlsconf_exit_config);
-    else if (uid_rule) CHECK(died == 100);
-    else CHECK(!died && cfg && cfg == built && !ctx && !report);
-    if (died) tls_config_free(built);
-    else tls_config_free(cfg);
-    last_cfg = 0;
+    r = tlsctx_load(&t, &b, &why);
+    if (want_refusal) CHECK(r == -1 && why.code == EXIT_CONFIG && why.text[0] && !t.cfg);
+    else { CHECK(r == 0 && t.cfg && !t.ctx && !t.report); tlsctx_free(&t); }
   }
   environ = saved_env;
   return 0;

@@ -4,15 +4,17 @@
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
+#include "exitcodes.h"
 #include "engine.h"
 #include "options.h"
 
 char const *PROG = "tlsserver";
-#define USAGE "tlsserver [ -n ] [ -v level ] [ -c certfile ] [ -k keyfile ] [ -a cafile ] [ -A cadir ] [ -r crlfile ] [ -y | -Y ] [ -C ciphers ] [ -p protocols ] [ -K handshake_ms ] [ -T idle_ms ] [ -S | -s ] [ -u uid ] [ -g gid ] [ -L [ -m maxconn ] [ -x rules.cdb ] ip port ] prog..."
+#define USAGE "tlsserver [ -n ] [ -F ] [ -v level ] [ -c certfile ] [ -k keyfile ] [ -a cafile ] [ -A cadir ] [ -r crlfile ] [ -y | -Y ] [ -C ciphers ] [ -p protocols ] [ -K handshake_ms ] [ -T idle_ms ] [ -S | -s ] [ -u uid -g gid ] [ -L [ -m maxconn ] [ -x rules.cdb ] ip port ] prog... (ucspi-tls " UCSPITLS_VERSION ")"
 
 int main(int argc, char const *const *argv)
 {
   struct tlsconf conf, options_only;
+  struct reason r;
   subgetopt l = SUBGETOPT_ZERO;
   int listening = 0, maxconn_given = 0;
   unsigned int maxconn = 40;
@@ -21,7 +23,10 @@ int main(int argc, char const *const *argv)
   for (;;) {
     int opt = subgetopt_r(argc, argv, OPTIONS_COMMON "yYLm:x:", &l);
     if (opt == -1) break;
-    if (options_common(&conf, opt, l.arg)) continue;
+    switch (options_common(&conf, opt, l.arg, &r)) {
+      case 1: continue;
+      case -1: strerr_dief1x(r.code, r.text);
+    }
     switch (opt) {
       case 'y': conf.clientcert = CLIENTCERT_OPTIONAL; break;
       case 'Y': conf.clientcert = CLIENTCERT_REQUIRED; break;
@@ -37,6 +42,7 @@ int main(int argc, char const *const *argv)
   if (!listening && (rules || maxconn_given)) strerr_dief1x(EXIT_USAGE, "-x and -m work only with -L (under tcpserver, use its -x and -c)");
   options_only = conf;
   tlsconf_from_env(&conf);
+  if (options_check(&conf, &r) < 0) strerr_dief1x(r.code, r.text);
   if (listening) engine_listen(&conf, &options_only, argv[0], argv[1], maxconn, rules, argv + 2);
-  engine_main(&conf, argv, 0);
+  engine_main(&conf, argv, 0, 0);
 }

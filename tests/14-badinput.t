@@ -15,13 +15,18 @@ need_cmds tcpserver tcpclient
 pki_setup
 
 SRV=("$TLSSERVER" -c "$PKI/server.pem" -k "$PKI/server.key")
-prog_lines() { grep -a "^$2: " "$W/$1.err" 2>/dev/null; }
-one_line() { # NAME PROGRAM ERE DESC: exactly one line from PROGRAM in NAME.err, matching ERE
-  local l n
+# Every session ends with one summary ("info: done") line; besides it, a
+# failure gives exactly one line that says what went wrong.
+prog_lines() { grep -a "^$2: " "$W/$1.err" 2>/dev/null | grep -av "^$2: info: done "; }
+one_line() { # NAME PROGRAM ERE DESC [nodone]: exactly one line from PROGRAM in NAME.err, matching ERE,
+  # and one done line (none with "nodone": refused at start, before any session)
+  local l n d want=1
   l=$(prog_lines "$1" "$2")
   n=$(printf '%s' "$l" | grep -c '^')
-  if [ "$n" = 1 ] && printf '%s\n' "$l" | grep -Eq -- "$3"; then pass "$4"; return 0; fi
-  fail "$4" "expected one '$2: ' line matching /$3/, got $n:"
+  d=$(count_lines "$W/$1.err" "^$2: info: done ")
+  [ "${5:-}" = nodone ] && want=0
+  if [ "$n" = 1 ] && [ "$d" = "$want" ] && printf '%s\n' "$l" | grep -Eq -- "$3"; then pass "$4"; return 0; fi
+  fail "$4" "expected one '$2: ' line matching /$3/ and one done line, got $n and $d:"
   diag_file "$W/$1.err" 10
 }
 not_started() { ok "$2: prog was not started" test ! -e "$W/$1.started"; }
@@ -72,7 +77,7 @@ run trunc "$PY" "$W/raw.py" 4480 hello 60
 wait_sessions hs 2 5
 is "$(session_exits hs | tail -n 1)" 97 "truncated ClientHello then FIN: exit 97"
 n=$(( $(count_lines "$W/hs.err" '^tlsserver: ') - $(count_lines "$W/hs.err.before" '^tlsserver: ') ))
-is "$n" 1 "truncated ClientHello: one more tlsserver log line"
+is "$n" 2 "truncated ClientHello: two more tlsserver log lines (the failure, the summary)"
 not_started hs "truncated ClientHello"
 stop "$SPAWN_PID"
 
@@ -183,24 +188,24 @@ fi
 # ---------------------------------------------------------------- usage (100)
 conf opt-s tlsserver "${SRV[@]}" -Z
 is "$RC" 100 "tlsserver with an unknown option: exit 100"
-one_line opt-s tlsserver '^tlsserver: usage: ' "tlsserver unknown option: one 'tlsserver: usage:' line"
+one_line opt-s tlsserver '^tlsserver: usage: ' "tlsserver unknown option: one 'tlsserver: usage:' line" nodone
 not_started opt-s "unknown option"
 
 conf opt-c tlsclient "$TLSCLIENT" -h localhost -Z
 is "$RC" 100 "tlsclient with an unknown option: exit 100"
-one_line opt-c tlsclient '^tlsclient: usage: ' "tlsclient unknown option: one 'tlsclient: usage:' line"
+one_line opt-c tlsclient '^tlsclient: usage: ' "tlsclient unknown option: one 'tlsclient: usage:' line" nodone
 
 run noprog-s "${SRV[@]}"
 is "$RC" 100 "tlsserver without prog: exit 100"
-one_line noprog-s tlsserver '^tlsserver: usage: ' "tlsserver without prog: one usage line"
+one_line noprog-s tlsserver '^tlsserver: usage: ' "tlsserver without prog: one usage line" nodone
 
 run noprog-c "$TLSCLIENT" -h localhost
 is "$RC" 100 "tlsclient without prog: exit 100"
-one_line noprog-c tlsclient '^tlsclient: usage: ' "tlsclient without prog: one usage line"
+one_line noprog-c tlsclient '^tlsclient: usage: ' "tlsclient without prog: one usage line" nodone
 
 conf noname tlsclient "$TLSCLIENT" -a "$PKI/ca.pem"
 is "$RC" 100 "tlsclient with neither -h nor -i: exit 100"
-one_line noname tlsclient '^tlsclient: ' "tlsclient with neither -h nor -i: one 'tlsclient:' line"
+one_line noname tlsclient '^tlsclient: ' "tlsclient with neither -h nor -i: one 'tlsclient:' line" nodone
 not_started noname "neither -h nor -i"
 
 done_testing

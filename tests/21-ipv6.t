@@ -72,7 +72,7 @@ spawn v6d "$TLSSERVER" -L -x "$W/rules.cdb" -c "$PKI/server.pem" -k "$PKI/server
 wait_until 5 sh -c "ss -Hltn 'sport = :4601' | grep -q ."
 client 4601 >/dev/null 2>"$W/c2.err"
 isnt "$?" 0 "::1 denied by an IPv6 rule: the client gets no session"
-wait_until 5 grep -q 'deny ::1' "$W/v6d.err"
-file_like "$W/v6d.err" 'info: deny ::1 port [0-9]+$' "the listener logs the denied IPv6 client"
+wait_until 5 grep -q 'deny peer=\[::1\]:' "$W/v6d.err"
+file_like "$W/v6d.err" 'info: deny peer=\[::1\]:[0-9]+$' "the listener logs the denied IPv6 client, bracketed"
 stop "$SPAWN_PID"
 done_testing

@@ -168,7 +168,8 @@ bad() { # DESC EXPECTED-ERE CMD...
   local d=$1 re=$2; shift 2
   run bad "$@"
   is "$RC" 96 "$d: exit 96"
-  is "$(wc -l < "$W/bad.err" | tr -d ' ')" 1 "$d: exactly one line on stderr"
+  is "$(grep -avc ': info: done ' "$W/bad.err")" 1 "$d: exactly one line on stderr besides the summary"
+  like "$(done_line "$W/bad.err")" ' close=config status=96 ' "$d: the summary says close=config"
   file_like "$W/bad.err" "$re" "$d: the line says what is wrong"
 }
 bad "tlsserver -C bogus" '^tlsserver: fatal: .*cipher.*bogus' "$TLSSERVER" "${EC_KEYS[@]}" -C 'NO-SUCH-CIPHER:bogus' true
@@ -181,7 +182,8 @@ srv badenv 4439 envdir "$W/envbad" "$TLSSERVER" "${EC_KEYS[@]}"
 sc 4439 bad.sess -tls1_2
 isnt "$RC" 0 "envdir with an invalid TLSCIPHERS: the client gets no TLS"
 is "$(session_exits badenv)" 96 "envdir with an invalid TLSCIPHERS: session exit 96"
-is "$(count_lines "$W/badenv.err" '^tlsserver: ')" 1 "envdir with an invalid TLSCIPHERS: one tlsserver line"
+is "$(count_lines "$W/badenv.err" '^tlsserver: fatal: ')" 1 "envdir with an invalid TLSCIPHERS: one tlsserver fatal line"
+is "$(count_lines "$W/badenv.err" '^tlsserver: info: done .* close=config status=96 ')" 1 "envdir with an invalid TLSCIPHERS: one summary line, close=config"
 ok "invalid TLSCIPHERS: prog never ran" test ! -e "$W/env.badenv"
 
 # tlsclient too (under tcpclient, so it gets as far as its configuration)

@@ -5,13 +5,20 @@
 need_bins tlsserver tlsclient
 pki_setup
 
-# refuse NAME CODE ERE CMD...: exit CODE, exactly one line matching ERE, prog not run
+# refuse NAME CODE ERE CMD...: exit CODE, exactly one line matching ERE, prog not run;
+# a refused configuration (96) is a session that ends with its summary line,
+# close=config; a usage error (100) is refused before any session.
 refuse() {
   local name=$1 code=$2 ere=$3; shift 3
   rm -f "$W/ran"
   "$@" </dev/null >/dev/null 2>"$W/$name.err"
   is "$?" "$code" "$name: exit $code"
-  is "$(wc -l <"$W/$name.err")" 1 "$name: one line on stderr"
+  is "$(grep -avc ': info: done ' "$W/$name.err")" 1 "$name: one line on stderr besides the summary"
+  if [ "$code" = 96 ]; then
+    like "$(done_line "$W/$name.err")" " close=config status=96 .*reason=\"" "$name: the summary says close=config and why"
+  else
+    is "$(count_lines "$W/$name.err" ': info: done ')" 0 "$name: no summary line (refused before any session)"
+  fi
   file_like "$W/$name.err" "$ere" "$name: the line says why"
   ok "$name: prog never ran" test ! -e "$W/ran"
 }

@@ -33,7 +33,8 @@ like "$(val sni300 alert)" '^2,' "300-byte server_name: a fatal alert came back"
 is "$(session_exits sni)" 97 "300-byte server_name: engine exit 97 (handshake failed)"
 file_like "$W/sni.err" '^tlsserver: fatal: handshake failed: peer=127\.0\.0\.1:[0-9]+ reason=.+' \
   "300-byte server_name: one 'fatal: handshake failed' line with a reason"
-is "$(count_lines "$W/sni.err" '^tlsserver: ')" 1 "300-byte server_name: exactly one engine line"
+is "$(count_lines "$W/sni.err" '^tlsserver: fatal: ')" 1 "300-byte server_name: exactly one engine error line"
+is "$(count_lines "$W/sni.err" '^tlsserver: info: done .* close=handshake status=97 ')" 1 "300-byte server_name: and one summary line, close=handshake"
 ok "300-byte server_name: prog never ran" test ! -e "$W/env.sni"
 
 poke sni4k 4471 raw-sni 4000

@@ -4,40 +4,78 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <grp.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
-#include <skalibs/env.h>
-#include <skalibs/exec.h>
-#include <skalibs/iopause.h>
-#include <skalibs/selfpipe.h>
+#include <skalibs/sig.h>
+#include <skalibs/socket.h>
 #include <skalibs/strerr.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/tai.h>
-#include <skalibs/types.h>
+#include "exitcodes.h"
 #include "engine.h"
+#include "appchan.h"
+#include "control.h"
 #include "envblock.h"
+#include "handshake.h"
+#include "netio.h"
 #include "peerreport.h"
+#include "privsep.h"
+#include "prog.h"
+#include "relay.h"
+#include "summary.h"
 
 extern char **environ;
 
-static void die_nomem(void) { strerr_dief1x(EXIT_TEMP, "out of memory"); }
+enum mode { MODE_IMMEDIATE, MODE_DELAYED, MODE_LATE_SOCKET };
 
 static int fd_is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
 
-static void add_fd_var(stralloc *sa, char const *name, int fd)
+int engine_late_socket(struct tlsconf const *c)
 {
-  char fmt[UINT_FMT];
-  fmt[uint_fmt(fmt, (unsigned int)fd)] = 0;
-  if (!envblock_add(sa, name, fmt)) die_nomem();
+  return !c->is_server && c->delayed && !(fd_is_open(6) && fd_is_open(7));
+}
+
+/* The mode, decided once. */
+static enum mode mode_of(struct tlsconf const *c)
+{
+  char const *smtps = getenv("SMTPS");
+  if (!c->delayed) return MODE_IMMEDIATE;
+  /* qmail-tls's per-client switch to SMTPS, settable from tcprules */
+  if (c->is_server && smtps && *smtps) return MODE_IMMEDIATE;
+  return engine_late_socket(c) ? MODE_LATE_SOCKET : MODE_DELAYED;
+}
+
+static void die_nomem(void) gccattr_noreturn;
+static void die_nomem(void) { strerr_dief1x(EXIT_TEMP, "out of memory"); }
+
+/* The network descriptors: 0/1 for tlsserver, 6/7 for tlsclient. */
+static void network_fds(struct tlsconf const *c, int *rfd, int *wfd)
+{
+  *rfd = c->is_server ? 0 : 6;
+  *wfd = c->is_server ? 1 : 7;
+  if (!fd_is_open(*rfd) || !fd_is_open(*wfd)) {
+    if (c->is_server) strerr_dief1x(EXIT_USAGE, "descriptors 0 and 1 must be the network connection: run tlsserver under tcpserver, or use -L ip port");
+    strerr_dief1x(EXIT_USAGE, "no network on descriptors 6 and 7: run under tcpclient, or use -n with a late socket");
+  }
+  if (isatty(*rfd)) strerr_dief1x(EXIT_USAGE, c->is_server
+    ? "descriptor 0 is a terminal, not a connection: run tlsserver under tcpserver, or use -L ip port"
+    : "descriptor 6 is a terminal, not a connection: run tlsclient under tcpclient");
+}
+
+static void deadline_in(tain *deadline, unsigned int ms)
+{
+  tain d;
+  tain_now_g();
+  if (!ms) { *deadline = tain_infinite; return; }
+  tain_from_millisecs(&d, (int)ms);
+  tain_add_g(deadline, &d);
 }
 
 /* Unset entries for everything prog must not inherit: the variables naming
-   key, certificate and privilege settings, and, when set, stale SSL_*. */
-static void add_private_unsets(stralloc *sa, int with_ssl_vars)
+   key, certificate and privilege settings, and, before TLS, every SSL_*
+   variable a session could define. */
+static void private_unsets(stralloc *sa, int with_ssl_vars)
 {
   char const *const *v;
   char **ep;
@@ -56,209 +94,52 @@ static void add_private_unsets(stralloc *sa, int with_ssl_vars)
   }
 }
 
-/* The child: wait for the start message, then become prog. It was forked
-   before any key was loaded, and exec replaces it: prog never maps a key. */
-/* Move a descriptor to the lowest free number from 3 up: shells can only
-   redirect descriptors 0 to 9, and programs written for UCSPI-TLS in sh
-   should be able to use SSLCTLFD & co. */
-static int fd_lowest(int fd)
+/* The configuration, then the privileges. A listener's fork has it
+   already. A client that knows its server's name from the start makes its
+   context now too, while it can still read the trust anchors. */
+static int tls_setup(struct tlsconf const *c, struct tlsctx *t, struct tlsctx const *preloaded, int late, struct reason *r)
 {
-  int nfd = fcntl(fd, F_DUPFD, 3);
-  if (nfd < 0) _exit(EXIT_TEMP);
-  if (nfd > fd) { close(nfd); return fd; }
-  close(fd);
-  return nfd;
+  privsep_nodump();
+  if (preloaded) *t = *preloaded;
+  else if (tlsctx_load(t, c, r) < 0) return -1;
+  if (!c->is_server && !late && tlsctx_client_ready(t, c, 0, 1, r) < 0) return -1;
+  /* A configured server context holds the key as OpenSSL needs it: the PEM
+     text the configuration read goes now. A client reads its keypair when
+     it connects: see session_report. */
+  if (c->is_server) tlsctx_clear_keys(t);
+  return privsep_drop(c, r);
 }
 
-static void child_main(int start_fd, char const *const *argv, int const *ucspitls_fds) gccattr_noreturn;
-static void child_main(int start_fd, char const *const *argv, int const *ucspitls_fds)
+/* After a handshake: the client's key text goes, and the SSL_* block of
+   the session is computed. */
+static void session_report(struct tlsconf const *c, struct tlsctx *t, struct tls *conn, char const *expected_name, struct summary *s)
 {
-  stralloc msg = STRALLOC_ZERO;
-  long n;
-  for (;;) {
-    ssize_t r;
-    if (!stralloc_readyplus(&msg, 4096)) _exit(EXIT_TEMP);
-    r = read(start_fd, msg.s + msg.len, 4096);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    msg.len += (size_t)r;
-  }
-  close(start_fd);
-  n = envblock_check(msg.s, msg.len);
-  if (n < 0) _exit(0);             /* the engine refused the session: prog never runs */
-  if (ucspitls_fds) {
-    /* Delayed mode: the descriptor variables are the child's to set, after
-       it has put the descriptors where a shell can reach them. */
-    static char const *const names[3] = { "SSLCTLFD", "SSLREADFD", "SSLWRITEFD" };
-    int fds[3], i;
-    fds[0] = fd_lowest(ucspitls_fds[0]);
-    fds[1] = fd_lowest(ucspitls_fds[1]);
-    fds[2] = ucspitls_fds[2] == ucspitls_fds[1] ? fds[1] : fd_lowest(ucspitls_fds[2]);
-    msg.len--;                     /* reopen the block before its terminator */
-    for (i = 0; i < 3; i++) add_fd_var(&msg, names[i], fds[i]);
-    if (!envblock_end(&msg)) _exit(EXIT_TEMP);
-    n += 3;
-  }
-  xmexec_afn(argv[0], argv, (char const *const *)environ, env_len((char const *const *)environ),
-             msg.s, msg.len - 1, (size_t)n);
+  struct peerreport_args a;
+  stralloc d = STRALLOC_ZERO;
+  char const *proto, *cipher;
+  if (!c->is_server) tlsctx_clear_keys(t);
+  a.peer_is_client = c->is_server;
+  a.libtls_verified = t->libtls_verifies;
+  a.store = t->report;
+  a.expected_name = expected_name;
+  if (!peerreport_env(&s->sslenv, conn, &a)) die_nomem();
+  if (c->verbosity < 2) return;
+  proto = envblock_get(s->sslenv.s, s->sslenv.len, "SSL_PROTOCOL");
+  cipher = envblock_get(s->sslenv.s, s->sslenv.len, "SSL_CIPHER");
+  if (!stralloc_cats(&d, "proto=") || !stralloc_cats(&d, proto ? proto : "-")
+      || !stralloc_cats(&d, " cipher=") || !stralloc_cats(&d, cipher ? cipher : "-") || !stralloc_0(&d)) die_nomem();
+  summary_log_debug(s, c, "handshake done", d.s);
+  stralloc_free(&d);
 }
 
-static void drop_privileges(struct tlsconf const *c)
+static int handshake_exit_kind(struct reason const *r)
 {
-  unsigned int u;
-  if (c->chrootdir && (chdir(c->chrootdir) < 0 || chroot(".") < 0))
-    strerr_dief3sys(EXIT_TEMP, "unable to chroot to ", c->chrootdir, "");
-  if (c->gid) {
-    gid_t g;
-    if (!uint0_scan(c->gid, &u)) strerr_dief2x(EXIT_USAGE, "invalid gid: ", c->gid);
-    g = (gid_t)u;
-    if (setgroups(1, &g) < 0 || setgid(g) < 0) strerr_dief2sys(EXIT_TEMP, "unable to set gid ", c->gid);
-  }
-  if (c->uid) {
-    if (!uint0_scan(c->uid, &u)) strerr_dief2x(EXIT_USAGE, "invalid uid: ", c->uid);
-    if (setuid((uid_t)u) < 0) strerr_dief2sys(EXIT_TEMP, "unable to set uid ", c->uid);
-  }
+  return r->code == EXIT_HANDSHAKE_TIMEOUT ? CLOSE_HANDSHAKE_TIMEOUT : CLOSE_HANDSHAKE;
 }
 
-void engine_reap(struct engine *e)
+static char const *handshake_what(struct reason const *r)
 {
-  int wstat;
-  if (e->sigfd >= 0) while (selfpipe_read() > 0) ;
-  if (!e->child_reaped && wait_pid_nohang(e->child, &wstat) == e->child) {
-    e->child_reaped = 1;
-    e->child_status = wstat;
-  }
-}
-
-static void wait_child(struct engine *e)
-{
-  int wstat;
-  if (e->child_reaped) return;
-  if (wait_pid(e->child, &wstat) == e->child) { e->child_reaped = 1; e->child_status = wstat; }
-}
-
-static void peer_string(struct engine const *e, stralloc *sa)
-{
-  char const *ip = getenv("TCPREMOTEIP"), *port = getenv("TCPREMOTEPORT");
-  if (e->late_socket && e->late.host[0]) ip = e->late.host;
-  if (!stralloc_cats(sa, ip ? ip : "-")) die_nomem();
-  if (port && !e->late_socket && (!stralloc_catb(sa, ":", 1) || !stralloc_cats(sa, port))) die_nomem();
-}
-
-static void log_write(stralloc *sa)
-{
-  if (!stralloc_catb(sa, "\n", 1)) die_nomem();
-  allwrite(2, sa->s, sa->len);
-}
-
-void engine_log_failure(struct engine *e, char const *what)
-{
-  stralloc sa = STRALLOC_ZERO;
-  if (!stralloc_cats(&sa, PROG) || !stralloc_cats(&sa, e->conf->delayed ? ": warning: " : ": fatal: ")
-      || !stralloc_cats(&sa, what) || !stralloc_cats(&sa, ": peer=")) die_nomem();
-  peer_string(e, &sa);
-  if (!stralloc_cats(&sa, " reason=") || !stralloc_cats(&sa, e->failure[0] ? e->failure : "unknown")) die_nomem();
-  log_write(&sa);
-  stralloc_free(&sa);
-}
-
-void engine_set_failure(struct engine *e, char const *why)
-{
-  if (e->net.err) why = strerror(e->net.err);
-  if (!why || !*why) why = "unknown error";
-  /* libtls words every handshake error as "handshake failed: ..." and the
-     log line already says so. */
-  if (!strncmp(why, "handshake failed: ", 18)) why += 18;
-  strncpy(e->failure, why, sizeof e->failure - 1);
-  e->failure[sizeof e->failure - 1] = 0;
-}
-
-/* -v 2: one line per step of a session, for debugging a setup. */
-static void log_debug(struct engine *e, char const *what, char const *detail)
-{
-  stralloc sa = STRALLOC_ZERO;
-  if (e->conf->verbosity < 2) return;
-  if (!stralloc_cats(&sa, PROG) || !stralloc_cats(&sa, ": debug: ") || !stralloc_cats(&sa, what)
-      || !stralloc_cats(&sa, " peer=")) die_nomem();
-  peer_string(e, &sa);
-  if (detail && (!stralloc_catb(&sa, " ", 1) || !stralloc_cats(&sa, detail))) die_nomem();
-  log_write(&sa);
-  stralloc_free(&sa);
-}
-
-static char const *const close_names[] = { "-", "clean", "unclean", "idle", "error", "declined" };
-
-static void cat_field(stralloc *sa, char const *key, char const *value, int quote)
-{
-  if (!stralloc_catb(sa, " ", 1) || !stralloc_cats(sa, key) || !stralloc_catb(sa, "=", 1)) die_nomem();
-  if (!value || !*value) value = "-", quote = 0;
-  if (quote && !stralloc_catb(sa, "\"", 1)) die_nomem();
-  if (!stralloc_cats(sa, value)) die_nomem();
-  if (quote && !stralloc_catb(sa, "\"", 1)) die_nomem();
-}
-
-static void cat_ull(stralloc *sa, char const *key, unsigned long long u)
-{
-  char fmt[UINT64_FMT];
-  fmt[uint64_fmt(fmt, (uint64_t)u)] = 0;
-  cat_field(sa, key, fmt, 0);
-}
-
-static void log_done(struct engine *e, int status)
-{
-  stralloc sa = STRALLOC_ZERO;
-  char const *s = e->sslenv.s;
-  size_t len = e->sslenv.len;
-  int peer_is_client = e->conf->is_server;
-  tain now, d;
-  int ms;
-  char fmt[UINT_FMT + 8];
-  size_t m;
-  if (e->conf->verbosity < 1) return;
-  if (!stralloc_cats(&sa, PROG) || !stralloc_cats(&sa, ": info: done peer=")) die_nomem();
-  peer_string(e, &sa);
-  cat_field(&sa, "sni", envblock_get(s, len, "SSL_TLS_SNI_SERVERNAME"), 0);
-  cat_field(&sa, "proto", envblock_get(s, len, "SSL_PROTOCOL"), 0);
-  cat_field(&sa, "cipher", envblock_get(s, len, "SSL_CIPHER"), 0);
-  cat_field(&sa, "verify", envblock_get(s, len, peer_is_client ? "SSL_CLIENT_VERIFY" : "SSL_SERVER_VERIFY"), 1);
-  cat_field(&sa, "subject", envblock_get(s, len, peer_is_client ? "SSL_CLIENT_S_DN" : "SSL_SERVER_S_DN"), 1);
-  cat_ull(&sa, "in", e->bytes_in);
-  cat_ull(&sa, "out", e->bytes_out);
-  tain_now(&now);
-  tain_sub(&d, &now, &e->start);
-  ms = tain_to_millisecs(&d);
-  if (ms < 0) ms = 0;
-  m = uint_fmt(fmt, (unsigned int)ms / 1000);
-  fmt[m++] = '.';
-  fmt[m++] = '0' + (ms / 100) % 10; fmt[m++] = '0' + (ms / 10) % 10; fmt[m++] = '0' + ms % 10;
-  fmt[m] = 0;
-  cat_field(&sa, "time", fmt, 0);
-  cat_field(&sa, "close", close_names[e->close], 0);
-  if (e->close == CLOSE_ERROR && e->failure[0]) cat_field(&sa, "error", e->failure, 1);
-  fmt[uint_fmt(fmt, (unsigned int)status)] = 0;
-  cat_field(&sa, "status", fmt, 0);
-  if (e->child_reaped) {
-    fmt[uint_fmt(fmt, (unsigned int)wait_estatus(e->child_status))] = 0;
-    cat_field(&sa, "prog", fmt, 0);
-  }
-  log_write(&sa);
-  stralloc_free(&sa);
-}
-
-/* Delayed mode ends with prog's own status, so that a wrapper stays
-   transparent (qmail-rspawn reads qmail-remote's exit code). */
-static void exit_as_child(struct engine *e) gccattr_noreturn;
-static void exit_as_child(struct engine *e)
-{
-  wait_child(e);
-  if (WIFSIGNALED(e->child_status)) {
-    int sig = WTERMSIG(e->child_status);
-    signal(sig, SIG_DFL);
-    selfpipe_finish();
-    raise(sig);
-    _exit(128 + sig);
-  }
-  _exit(WEXITSTATUS(e->child_status));
+  return r->code == EXIT_HANDSHAKE_TIMEOUT ? "handshake timed out" : "handshake failed";
 }
 
 static int session_exit_code(enum close_kind k)
@@ -267,234 +148,299 @@ static int session_exit_code(enum close_kind k)
     case CLOSE_CLEAN: return 0;
     case CLOSE_UNCLEAN: return EXIT_UNCLEAN;
     case CLOSE_IDLE: return EXIT_IDLE;
+    case CLOSE_SYSTEM: return EXIT_TEMP;
     default: return EXIT_IOERROR;
   }
 }
 
-static void write_start(struct engine *e, stralloc *block)
+/* The session ends before prog ran: prog never will. One fatal line (or
+   warning, where the mode goes on without TLS), one done line, the exit. */
+static void refuse(struct summary *s, struct tlsconf const *c, struct prog *p, enum close_kind k,
+                   struct reason const *r, char const *level, char const *what) gccattr_noreturn;
+static void refuse(struct summary *s, struct tlsconf const *c, struct prog *p, enum close_kind k,
+                   struct reason const *r, char const *level, char const *what)
 {
-  if (!envblock_end(block)) die_nomem();
-  /* The child reads concurrently, so a large block cannot deadlock. */
-  if (allwrite(e->start_fd, block->s, block->len) < block->len && errno != EPIPE)
-    strerr_dief1sys(EXIT_TEMP, "unable to start the program");
-  close(e->start_fd);
-  e->start_fd = -1;
+  prog_cancel(p);
+  summary_end(s, k, r);
+  if (what) summary_log_failure(s, level, what);
+  else strerr_warn(PROG, ": fatal: ", r->text);
+  prog_wait(p);
+  summary_log(s, c, r->code, -1);
+  _exit(r->code);
 }
 
-/* Non-blocking best effort: a program that never reads its reply must not
-   stop the session. */
-static void ctl_send(struct engine *e, char const *s, size_t len)
+/* Delayed mode ends with prog's own status, so that a wrapper stays
+   transparent (qmail-rspawn reads qmail-remote's exit code). A prog
+   killed by a signal makes the engine die of the same one; no core can
+   come of it (privsep_nodump). */
+static void finish_as_prog(struct summary *s, struct tlsconf const *c, struct prog *p) gccattr_noreturn;
+static void finish_as_prog(struct summary *s, struct tlsconf const *c, struct prog *p)
 {
-  while (len) {
-    ssize_t w = send(e->ctl, s, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (w <= 0) break;
-    s += w; len -= (size_t)w;
+  prog_wait(p);
+  summary_log(s, c, wait_estatus(p->wstat), p->wstat);
+  if (WIFSIGNALED(p->wstat)) {
+    int sig = WTERMSIG(p->wstat);
+    sig_restore(sig);
+    raise(sig);
+    _exit(128 + sig);
   }
+  _exit(WEXITSTATUS(p->wstat));
 }
 
-static void close_network(struct engine *e)
+/* prog was started, but could not be executed: not prog's status (127
+   would read "permanent" to qmail-rspawn), a temporary failure. */
+static void exec_failed(struct summary *s, struct tlsconf const *c, struct prog *p, struct reason const *r) gccattr_noreturn;
+static void exec_failed(struct summary *s, struct tlsconf const *c, struct prog *p, struct reason const *r)
 {
-  if (e->net.rfd >= 0) close(e->net.rfd);
-  if (e->net.wfd >= 0 && e->net.wfd != e->net.rfd) close(e->net.wfd);
-  e->net.rfd = e->net.wfd = -1;
+  summary_end(s, CLOSE_EXEC, r);
+  strerr_warn(PROG, ": fatal: ", r->text);
+  prog_wait(p);
+  summary_log(s, c, EXIT_TEMP, -1);
+  _exit(EXIT_TEMP);
 }
 
-/* prog's channel: two pipes, or one socketpair end (late socket). */
-static void close_app(struct engine *e)
+static void fork_failed(struct summary *s, struct tlsconf const *c, struct reason const *r) gccattr_noreturn;
+static void fork_failed(struct summary *s, struct tlsconf const *c, struct reason const *r)
 {
-  close(e->app_rfd);
-  if (e->app_wfd != e->app_rfd) close(e->app_wfd);
-  e->app_rfd = e->app_wfd = -1;
+  summary_end(s, CLOSE_SYSTEM, r);
+  strerr_warn(PROG, ": fatal: ", r->text);
+  summary_log(s, c, EXIT_TEMP, -1);
+  _exit(EXIT_TEMP);
 }
 
-void engine_main(struct tlsconf const *c, char const *const *argv, struct engine_prebuilt const *prebuilt)
+/* Immediate mode: handshake first; prog runs on two pipes once it
+   succeeded, and never otherwise. */
+static void run_immediate(struct tlsconf const *c, char const *const *argv, struct tlsctx const *preloaded) gccattr_noreturn;
+static void run_immediate(struct tlsconf const *c, char const *const *argv, struct tlsctx const *preloaded)
 {
-  static struct engine e;   /* static: zeroed, and out of the way of the stack */
-  int immediate = !c->delayed;
-  int start_pipe[2], to_app[2] = { -1, -1 }, from_app[2] = { -1, -1 }, ctl[2] = { -1, -1 };
-  int netr = c->is_server ? 0 : 6, netw = c->is_server ? 1 : 7;
-  int reply = 0, rc;
+  static struct summary s;
+  struct prog p = PROG_ZERO;
+  struct appchan app = APPCHAN_ZERO;
+  struct prog_fds fds;
+  struct tlsctx t = TLSCTX_ZERO;
+  struct tls *conn = 0;
+  struct netio net;
+  struct reason r;
   stralloc block = STRALLOC_ZERO;
+  tain deadline;
+  int netr, netw, rc;
 
-  tain_now_set_stopwatch_g();
-  tain_copynow(&e.start);
-  e.conf = c;
-  e.ctl = e.sigfd = e.start_fd = e.app_rfd = e.app_wfd = -1;
-  e.net.rfd = e.net.wfd = -1;
-  signal(SIGPIPE, SIG_IGN);
+  summary_begin(&s);
+  network_fds(c, &netr, &netw);
+  fds.plain_rfd = netr; fds.plain_wfd = netw; fds.ctl = fds.ctl_engine = -1;
+  if (appchan_pipes(&app) < 0) { reason_sys(&r, EXIT_TEMP, "unable to create prog's channel", 0, 0); fork_failed(&s, c, &r); }
+  if (prog_fork(&p, argv, &app, &fds, &r) < 0) fork_failed(&s, c, &r);
+  appchan_engine_side(&app);
+  if (tls_setup(c, &t, preloaded, 0, &r) < 0)
+    refuse(&s, c, &p, r.code == EXIT_CONFIG ? CLOSE_CONFIG : CLOSE_SYSTEM, &r, "fatal", 0);
+  summary_log_debug(&s, c, "start", "mode=immediate");
 
-  if (c->is_server && c->delayed) {
-    char const *smtps = getenv("SMTPS");
-    if (smtps && *smtps) immediate = 1;   /* qmail-tls's per-client switch to SMTPS */
-  }
-  e.net_present = fd_is_open(netr) && fd_is_open(netw);
-  if (!e.net_present) {
-    if (c->is_server) strerr_dief1x(EXIT_USAGE, "descriptors 0 and 1 must be the network connection");
-    if (immediate) strerr_dief1x(EXIT_USAGE, "no network on descriptors 6 and 7: run under tcpclient, or use -n with a late socket");
-    e.late_socket = 1;
-    tlsconf_exit_config = EXIT_TEMP;
-  }
-  if (!c->is_server && e.net_present && !c->servername && !c->insecure)
-    strerr_dief1x(EXIT_USAGE, "no server name to verify: use -h name (or TLS_SERVERNAME), or -i to skip verification");
+  netio_init(&net, netr, netw);
+  deadline_in(&deadline, c->handshake_ms);
+  if ((c->is_server ? handshake_server(t.ctx, &conn, &net, &deadline, &r)
+                    : handshake_client(conn = t.ctx, c->servername, &net, &deadline, &r)) < 0)
+    refuse(&s, c, &p, handshake_exit_kind(&r), &r, "fatal", handshake_what(&r));
+  session_report(c, &t, conn, c->is_server ? 0 : c->servername, &s);
 
-  if (pipe2(start_pipe, O_CLOEXEC) < 0) strerr_dief1sys(EXIT_TEMP, "pipe");
-  if (e.late_socket) {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, to_app) < 0) strerr_dief1sys(EXIT_TEMP, "socketpair");
-  } else if (pipe2(to_app, O_CLOEXEC) < 0 || pipe2(from_app, O_CLOEXEC) < 0) strerr_dief1sys(EXIT_TEMP, "pipe");
-  if (!immediate && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0) strerr_dief1sys(EXIT_TEMP, "socketpair");
-  e.sigfd = selfpipe_init();
-  if (e.sigfd < 0 || !selfpipe_trap(SIGCHLD)) strerr_dief1sys(EXIT_TEMP, "selfpipe");
-
-  e.child = fork();
-  if (e.child < 0) strerr_dief1sys(EXIT_TEMP, "fork");
-  if (!e.child) {
-    int app_read = to_app[0], app_write = e.late_socket ? to_app[1] : from_app[1];
-    if (e.late_socket) app_read = to_app[1];
-    selfpipe_finish();
-    signal(SIGPIPE, SIG_DFL);
-    /* The engine's ends are close-on-exec, but close them now so that they
-       neither keep EOFs away nor take the low descriptor numbers. */
-    close(start_pipe[1]);
-    if (e.late_socket) close(to_app[0]);
-    else { close(to_app[1]); close(from_app[0]); }
-    if (ctl[0] >= 0) close(ctl[0]);
-    if (immediate) {
-      if (fd_copy(netr, app_read) < 0 || fd_copy(netw, app_write) < 0) _exit(EXIT_TEMP);
-      child_main(start_pipe[0], argv, 0);
-    } else {
-      int ucspitls_fds[3] = { ctl[1], app_read, app_write };
-      if (uncoe(app_read) < 0 || uncoe(app_write) < 0 || uncoe(ctl[1]) < 0) _exit(EXIT_TEMP);
-      child_main(start_pipe[0], argv, ucspitls_fds);
-    }
-  }
-
-  /* The engine keeps its own ends only. */
-  close(start_pipe[0]);
-  e.start_fd = start_pipe[1];
-  if (e.late_socket) {
-    int devnull;
-    close(to_app[1]);
-    e.app_rfd = e.app_wfd = to_app[0];
-    /* Under qmail-rspawn, 0/1/2 are the message and the delivery report:
-       never hold them open, never write to them. */
-    devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); dup2(devnull, 2); if (devnull > 2) close(devnull); }
-  } else {
-    close(to_app[0]); close(from_app[1]);
-    e.app_wfd = to_app[1];
-    e.app_rfd = from_app[0];
-  }
-  if (ctl[1] >= 0) { close(ctl[1]); e.ctl = ctl[0]; }
-  ndelay_on(e.app_rfd); ndelay_on(e.app_wfd);
-
-  if (prebuilt) { e.cfg = prebuilt->cfg; e.ctx = prebuilt->ctx; e.report = prebuilt->report; }
-  else e.cfg = tlsconf_build(c, &e.ctx, &e.report);
-  /* The key is in memory now: no core dump, no ptrace or /proc/PID/mem
-     access by same-uid processes (prog, when TLS_UID is not used). And
-     nothing this process could exec would gain privileges. prog was forked
-     before: neither setting reaches it. */
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  /* A configured server context holds the key as OpenSSL needs it: the PEM
-     text the configuration read goes now. */
-  if (c->is_server) tls_config_clear_keys(e.cfg);
-  drop_privileges(c);
-
-  log_debug(&e, "start", immediate ? "mode=immediate" : "mode=delayed");
-  if (!immediate) {
-    add_private_unsets(&block, 1);
-    write_start(&e, &block);
-    if (!engine_wait_command(&e, &reply)) {
-      e.close = CLOSE_DECLINED;
-      close_network(&e);
-      close_app(&e);
-      wait_child(&e);
-      log_done(&e, wait_estatus(e.child_status));
-      exit_as_child(&e);
-    }
-    log_debug(&e, "command", reply ? "Y" : "y");
-  }
-  /* A late socket was set up when it arrived (control.c). */
-  if (!e.late_socket) netio_init(&e.net, netr, netw);
-
-  rc = engine_handshake(&e);
-  if (rc) {
-    engine_log_failure(&e, rc == EXIT_HANDSHAKE_TIMEOUT ? "handshake timed out" : "handshake failed");
-    if (immediate) _exit(rc);
-    if (reply) {
-      stralloc err = STRALLOC_ZERO;
-      if (envblock_add(&err, "SSL_ERROR", e.failure[0] ? e.failure : "handshake failed")) ctl_send(&e, err.s, err.len);
-    }
-    close(e.ctl);
-    close_network(&e);
-    close_app(&e);
-    exit_as_child(&e);
-  }
-
-  /* libtls's client reads its keypair when it connects: its PEM text can
-     go only now. */
-  if (!c->is_server) tls_config_clear_keys(e.cfg);
-
-  {
-    struct peerreport_args a;
-    X509_STORE *store = e.report;
-    a.peer_is_client = c->is_server;
-    a.libtls_verified = e.libtls_verified;
-    a.expected_name = c->is_server ? 0 : e.late_socket ? e.late.host : c->servername;
-    if (!c->is_server && !a.libtls_verified && !store)
-      store = e.report = tlsconf_report_store(e.late.cafile[0] ? e.late.cafile : c->cafile, c->cadir, c->crlfile);
-    a.store = store;
-    if (!peerreport_env(&e.sslenv, e.tls, &a)) die_nomem();
-  }
-
-  {
-    char const *s = e.sslenv.s;
-    size_t n = e.sslenv.len;
-    stralloc d = STRALLOC_ZERO;
-    char const *proto = envblock_get(s, n, "SSL_PROTOCOL"), *cipher = envblock_get(s, n, "SSL_CIPHER");
-    if (!stralloc_cats(&d, "proto=") || !stralloc_cats(&d, proto ? proto : "-")
-        || !stralloc_cats(&d, " cipher=") || !stralloc_cats(&d, cipher ? cipher : "-") || !stralloc_0(&d)) die_nomem();
-    log_debug(&e, "handshake done", d.s);
-    stralloc_free(&d);
-  }
-  if (immediate) {
-    block.len = 0;
-    add_private_unsets(&block, 0);
-    if (!stralloc_catb(&block, e.sslenv.s, e.sslenv.len)) die_nomem();
-    write_start(&e, &block);
-  } else {
-    if (reply) {
-      block.len = 0;
-      if (!stralloc_catb(&block, e.sslenv.s, e.sslenv.len) || !envblock_end(&block)) die_nomem();
-      ctl_send(&e, block.s, block.len);
-    }
-    close(e.ctl);
-    e.ctl = -1;
-  }
+  private_unsets(&block, 0);
+  if (!stralloc_catb(&block, s.sslenv.s, s.sslenv.len)) die_nomem();
+  if (prog_start(&p, &block, 1, argv[0], &r) < 0) { tls_close(conn); exec_failed(&s, c, &p, &r); }
   stralloc_free(&block);
 
-  engine_relay(&e);
-  rc = session_exit_code(e.close);
-  tls_free(e.tls == e.ctx ? 0 : e.tls);
-  close_network(&e);
-  if (!immediate) {
-    wait_child(&e);
-    log_done(&e, wait_estatus(e.child_status));
-    exit_as_child(&e);
-  }
+  relay_run(conn, &net, &app, c->idle_ms, c->close_notify, &s);
+  rc = session_exit_code(s.close);
   /* prog normally exits as soon as its pipes close: wait a little for its
      status, for the log line only, never for long. */
-  {
-    tain deadline;
-    tain_now_g();
-    tain_addsec_g(&deadline, 1);
-    engine_reap(&e);
-    while (!e.child_reaped) {
-      iopause_fd x = { .fd = e.sigfd, .events = IOPAUSE_READ };
-      if (iopause_g(&x, 1, &deadline) <= 0) break;
-      engine_reap(&e);
-    }
-  }
-  log_done(&e, rc);
+  tain_now_g();
+  tain_addsec_g(&deadline, 1);
+  summary_log(&s, c, rc, prog_wait_until(&p, &deadline) ? p.wstat : -1);
   _exit(rc);
+}
+
+/* Delayed mode (UCSPI-TLS) on the connection tcpserver or tcpclient gave:
+   prog runs at once on the raw connection and asks for TLS on SSLCTLFD.
+   A configuration that cannot be loaded does not stop the connection:
+   prog runs without the UCSPI-TLS descriptors, so that it offers no TLS
+   and mail still flows (unless -F). */
+static void run_delayed(struct tlsconf const *c, char const *const *argv, struct tlsctx const *preloaded) gccattr_noreturn;
+static void run_delayed(struct tlsconf const *c, char const *const *argv, struct tlsctx const *preloaded)
+{
+  static struct summary s;
+  struct prog p = PROG_ZERO;
+  struct appchan app = APPCHAN_ZERO;
+  struct prog_fds fds;
+  struct tlsctx t = TLSCTX_ZERO;
+  struct tls *conn = 0;
+  struct netio net;
+  struct reason r;
+  stralloc block = STRALLOC_ZERO;
+  tain deadline;
+  int netr, netw, ctl[2], sock;
+  enum control_cmd cmd;
+
+  summary_begin(&s);
+  network_fds(c, &netr, &netw);
+  if (appchan_pipes(&app) < 0 || ipc_pair_coe(ctl) < 0) {
+    reason_sys(&r, EXIT_TEMP, "unable to create prog's channel", 0, 0);
+    fork_failed(&s, c, &r);
+  }
+  fds.plain_rfd = fds.plain_wfd = -1; fds.ctl = ctl[1]; fds.ctl_engine = ctl[0];
+  if (prog_fork(&p, argv, &app, &fds, &r) < 0) fork_failed(&s, c, &r);
+  appchan_engine_side(&app);
+  fd_close(ctl[1]);
+  private_unsets(&block, 1);
+
+  if (tls_setup(c, &t, preloaded, 0, &r) < 0) {
+    if (c->strict || r.code != EXIT_CONFIG)
+      refuse(&s, c, &p, r.code == EXIT_CONFIG ? CLOSE_CONFIG : CLOSE_SYSTEM, &r, "fatal", 0);
+    summary_log_failure(&s, "warning", "TLS unavailable, prog runs without it");
+    if (prog_start(&p, &block, 0, argv[0], &r) < 0) exec_failed(&s, c, &p, &r);
+    fd_close(ctl[0]);
+    appchan_close(&app);
+    summary_end(&s, CLOSE_NOTLS, 0);
+    finish_as_prog(&s, c, &p);
+  }
+  summary_log_debug(&s, c, "start", "mode=delayed");
+  if (prog_start(&p, &block, 1, argv[0], &r) < 0) exec_failed(&s, c, &p, &r);
+  stralloc_free(&block);
+
+  cmd = control_wait(ctl[0], 0, &sock, &r);
+  if (cmd == CONTROL_DECLINED) {
+    fd_close(netr); if (netw != netr) fd_close(netw);
+    appchan_close(&app);
+    summary_end(&s, CLOSE_DECLINED, 0);
+    finish_as_prog(&s, c, &p);
+  }
+  if (cmd == CONTROL_ERROR) {
+    /* The connection is shared with prog: shut it down for both. */
+    shutdown(netr, SHUT_RDWR);
+    fd_close(ctl[0]);
+    summary_end(&s, r.code == EXIT_PROTOCOL ? CLOSE_PROTOCOL : CLOSE_SYSTEM, &r);
+    strerr_warn(PROG, ": fatal: ", r.text, ": connection closed");
+    prog_wait(&p);
+    summary_log(&s, c, r.code, p.wstat);
+    _exit(r.code);
+  }
+  summary_log_debug(&s, c, "command", cmd == CONTROL_TLS_REPLY ? "Y" : "y");
+
+  netio_init(&net, netr, netw);
+  deadline_in(&deadline, c->handshake_ms);
+  if ((c->is_server ? handshake_server(t.ctx, &conn, &net, &deadline, &r)
+                    : handshake_client(conn = t.ctx, c->servername, &net, &deadline, &r)) < 0) {
+    summary_end(&s, handshake_exit_kind(&r), &r);
+    summary_log_failure(&s, "warning", handshake_what(&r));
+    if (cmd == CONTROL_TLS_REPLY && envblock_add(&block, "SSL_ERROR", r.text)) control_send(ctl[0], block.s, block.len);
+    fd_close(ctl[0]);
+    fd_close(netr); if (netw != netr) fd_close(netw);
+    appchan_close(&app);
+    finish_as_prog(&s, c, &p);
+  }
+  session_report(c, &t, conn, c->is_server ? 0 : c->servername, &s);
+  if (cmd == CONTROL_TLS_REPLY) {
+    if (!stralloc_catb(&block, s.sslenv.s, s.sslenv.len) || !envblock_end(&block)) die_nomem();
+    control_send(ctl[0], block.s, block.len);
+  }
+  fd_close(ctl[0]);
+  stralloc_free(&block);
+
+  relay_run(conn, &net, &app, c->idle_ms, c->close_notify, &s);
+  fd_close(netr); if (netw != netr) fd_close(netw);
+  finish_as_prog(&s, c, &p);
+}
+
+/* tlsclient's late socket (qmail-remote under qmail-rspawn): prog
+   connects by itself and passes the socket over SSLCTLFD. Descriptors
+   0/1/2 are the message and the delivery report there: the engine holds
+   none of them and writes nothing. Nothing here may bounce a message:
+   every refusal reaches prog as SSL_ERROR (prog defers, or goes on without
+   TLS where TLS was only opportunistic), and what is left exits 111. */
+static void run_late_socket(struct tlsconf const *c, char const *const *argv, struct reason const *refusal) gccattr_noreturn;
+static void run_late_socket(struct tlsconf const *c, char const *const *argv, struct reason const *refusal)
+{
+  static struct summary s;
+  static struct ctlmsg_socket late;
+  struct prog p = PROG_ZERO;
+  struct appchan app = APPCHAN_ZERO;
+  struct prog_fds fds;
+  struct tlsctx t = TLSCTX_ZERO;
+  struct netio net;
+  struct reason r, refused = { 0, "" };
+  stralloc block = STRALLOC_ZERO;
+  tain deadline;
+  int ctl[2], sock, devnull;
+  enum control_cmd cmd;
+
+  summary_begin(&s);
+  if (appchan_pair(&app) < 0 || ipc_pair_coe(ctl) < 0) {
+    reason_sys(&r, EXIT_TEMP, "unable to create prog's channel", 0, 0);
+    fork_failed(&s, c, &r);
+  }
+  fds.plain_rfd = fds.plain_wfd = -1; fds.ctl = ctl[1]; fds.ctl_engine = ctl[0];
+  if (prog_fork(&p, argv, &app, &fds, &r) < 0) fork_failed(&s, c, &r);
+  appchan_engine_side(&app);
+  fd_close(ctl[1]);
+  devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) { fd_copy(0, devnull); fd_copy(1, devnull); fd_copy(2, devnull); if (devnull > 2) fd_close(devnull); }
+
+  if (refusal) refused = *refusal;
+  else tls_setup(c, &t, 0, 1, &refused);   /* a refusal goes to prog, below */
+  private_unsets(&block, 1);
+  if (prog_start(&p, &block, 1, argv[0], &r) < 0) exec_failed(&s, c, &p, &r);
+  block.len = 0;
+
+  cmd = control_wait(ctl[0], &late, &sock, &r);
+  if (cmd == CONTROL_DECLINED) {
+    if (sock >= 0) fd_close(sock);
+    appchan_close(&app);
+    summary_end(&s, CLOSE_DECLINED, 0);
+    finish_as_prog(&s, c, &p);
+  }
+  if (cmd == CONTROL_ERROR) {
+    if (sock >= 0) { shutdown(sock, SHUT_RDWR); fd_close(sock); }
+    fd_close(ctl[0]);
+    summary_end(&s, r.code == EXIT_PROTOCOL ? CLOSE_PROTOCOL : CLOSE_SYSTEM, &r);
+    prog_wait(&p);
+    summary_log(&s, c, r.code, p.wstat);
+    _exit(r.code);
+  }
+  summary_addresses(&s, sock);
+
+  netio_init(&net, sock, sock);
+  if (refused.code) {
+    reason_set(&r, refused.code, "configuration refused: ", refused.text, 0, 0);
+    summary_end(&s, CLOSE_CONFIG, &r);
+  } else if (tlsctx_client_ready(&t, c, late.cafile[0] ? late.cafile : 0, late.verify, &r) < 0)
+    summary_end(&s, CLOSE_CONFIG, &r);
+  else {
+    deadline_in(&deadline, c->handshake_ms);
+    if (handshake_client(t.ctx, late.host, &net, &deadline, &r) < 0) summary_end(&s, handshake_exit_kind(&r), &r);
+  }
+  if (s.close != CLOSE_NONE) {
+    if (cmd == CONTROL_TLS_REPLY && envblock_add(&block, "SSL_ERROR", r.text)) control_send(ctl[0], block.s, block.len);
+    fd_close(ctl[0]);
+    fd_close(sock);
+    appchan_close(&app);
+    finish_as_prog(&s, c, &p);
+  }
+  session_report(c, &t, t.ctx, late.host, &s);
+  if (cmd == CONTROL_TLS_REPLY) {
+    if (!stralloc_catb(&block, s.sslenv.s, s.sslenv.len) || !envblock_end(&block)) die_nomem();
+    control_send(ctl[0], block.s, block.len);
+  }
+  fd_close(ctl[0]);
+  stralloc_free(&block);
+
+  relay_run(t.ctx, &net, &app, c->idle_ms, c->close_notify, &s);
+  fd_close(sock);
+  finish_as_prog(&s, c, &p);
+}
+
+void engine_main(struct tlsconf const *c, char const *const *argv, struct tlsctx const *preloaded, struct reason const *refusal)
+{
+  enum mode m = mode_of(c);
+  sig_ignore(SIGPIPE);
+  if (m == MODE_LATE_SOCKET) run_late_socket(c, argv, refusal);
+  if (refusal) strerr_dief1x(refusal->code, refusal->text);
+  if (m == MODE_IMMEDIATE) run_immediate(c, argv, preloaded);
+  run_delayed(c, argv, preloaded);
 }

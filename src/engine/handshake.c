@@ -1,92 +1,56 @@
 #include <errno.h>
-#include <poll.h>
+#include <string.h>
 #include <skalibs/iopause.h>
-#include <skalibs/strerr.h>
-#include <skalibs/tai.h>
-#include "engine.h"
+#include "exitcodes.h"
+#include "handshake.h"
 
-/* A tlsclient session is configured when the server name and trust anchors
-   are known: at start, or when a late socket brought its own. */
-static int client_configure(struct engine *e)
+void handshake_reason(struct reason *r, int code, struct netio const *net, char const *why)
 {
-  struct tlsconf const *c = e->conf;
-  int verify = !c->insecure;
-  if (e->late_socket) {
-    if (e->late.cafile[0] && tls_config_set_ca_file(e->cfg, e->late.cafile) < 0) {
-      engine_set_failure(e, "unable to load the CA file of the late socket");
-      return -1;
-    }
-    verify = verify && e->late.verify;
-  }
-  /* No trust anchors given: the system store, by hashed directory when
-     there is one (one file read per lookup instead of the whole bundle). */
-  if (verify && !c->cafile && !c->cadir && !(e->late_socket && e->late.cafile[0]) && tlsconf_system_ca_dir()
-      && tls_config_set_ca_path(e->cfg, tlsconf_system_ca_dir()) < 0) {
-    engine_set_failure(e, tls_config_error(e->cfg));
-    return -1;
-  }
-  if (verify) tls_config_verify(e->cfg);
-  else {
-    tls_config_insecure_noverifycert(e->cfg);
-    tls_config_insecure_noverifyname(e->cfg);
-  }
-  e->libtls_verified = verify;
-  e->ctx = tls_client();
-  if (!e->ctx) strerr_dief1x(EXIT_TEMP, "unable to allocate a TLS context");
-  if (tls_configure(e->ctx, e->cfg) < 0) {
-    engine_set_failure(e, tls_error(e->ctx));
-    return -1;
-  }
-  return 0;
+  if (net->err) why = strerror(net->err);
+  if (!why || !*why) why = "unknown error";
+  /* libtls words every handshake error as "handshake failed: ..." and the
+     log line already says so. */
+  if (!strncmp(why, "handshake failed: ", 18)) why += 18;
+  reason_tls(r, code, 0, 0, why);
 }
 
-int engine_handshake(struct engine *e)
+static int run(struct tls *tls, struct netio *net, tain const *deadline, struct reason *r)
 {
-  struct tlsconf const *c = e->conf;
-  tain deadline;
-  tain_now_g();
-  if (c->handshake_ms) {
-    tain d;
-    tain_from_millisecs(&d, (int)c->handshake_ms);
-    tain_add_g(&deadline, &d);
-  } else deadline = tain_infinite;
-
-  if (c->is_server) {
-    e->libtls_verified = c->clientcert == CLIENTCERT_REQUIRED;
-    if (tls_accept_cbs(e->ctx, &e->tls, &netio_read_cb, &netio_write_cb, &e->net) < 0) {
-      engine_set_failure(e, tls_error(e->ctx));
-      return EXIT_HANDSHAKE;
-    }
-  } else {
-    char const *name = e->late_socket ? e->late.host : c->servername;
-    if (client_configure(e) < 0) return EXIT_HANDSHAKE;
-    if (tls_connect_cbs(e->ctx, &netio_read_cb, &netio_write_cb, &e->net, name) < 0) {
-      engine_set_failure(e, tls_error(e->ctx));
-      return EXIT_HANDSHAKE;
-    }
-    e->tls = e->ctx;
-  }
-
   for (;;) {
     iopause_fd x;
-    int r = tls_handshake(e->tls);
-    if (!r) return 0;
-    if (r == TLS_WANT_POLLIN && e->net.saw_eof) {
-      engine_set_failure(e, e->net.raw_in ? "peer closed the connection during the handshake"
-                                          : "peer closed the connection before the handshake");
-      return EXIT_HANDSHAKE;
+    int n = tls_handshake(tls);
+    if (!n) return 0;
+    if (n == TLS_WANT_POLLIN && net->saw_eof) {
+      handshake_reason(r, EXIT_HANDSHAKE, net, net->raw_in ? "peer closed the connection during the handshake"
+                                                           : "peer closed the connection before the handshake");
+      return -1;
     }
-    if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT) {
-      engine_set_failure(e, tls_error(e->tls));
-      return EXIT_HANDSHAKE;
+    if (n != TLS_WANT_POLLIN && n != TLS_WANT_POLLOUT) {
+      handshake_reason(r, EXIT_HANDSHAKE, net, tls_error(tls));
+      return -1;
     }
-    x.fd = r == TLS_WANT_POLLIN ? e->net.rfd : e->net.wfd;
-    x.events = r == TLS_WANT_POLLIN ? IOPAUSE_READ : IOPAUSE_WRITE;
-    r = iopause_g(&x, 1, &deadline);
-    if (r < 0) strerr_dief1sys(EXIT_TEMP, "iopause");
-    if (!r) {
-      engine_set_failure(e, "handshake deadline passed");
-      return EXIT_HANDSHAKE_TIMEOUT;
-    }
+    x.fd = n == TLS_WANT_POLLIN ? net->rfd : net->wfd;
+    x.events = n == TLS_WANT_POLLIN ? IOPAUSE_READ : IOPAUSE_WRITE;
+    n = iopause_g(&x, 1, deadline);
+    if (n < 0) { reason_sys(r, EXIT_TEMP, "unable to iopause", 0, 0); return -1; }
+    if (!n) { reason_set(r, EXIT_HANDSHAKE_TIMEOUT, "handshake deadline passed", 0, 0, 0); return -1; }
   }
+}
+
+int handshake_server(struct tls *ctx, struct tls **tls, struct netio *net, tain const *deadline, struct reason *r)
+{
+  if (tls_accept_cbs(ctx, tls, &netio_read_cb, &netio_write_cb, net) < 0) {
+    handshake_reason(r, EXIT_HANDSHAKE, net, tls_error(ctx));
+    return -1;
+  }
+  return run(*tls, net, deadline, r);
+}
+
+int handshake_client(struct tls *ctx, char const *servername, struct netio *net, tain const *deadline, struct reason *r)
+{
+  if (tls_connect_cbs(ctx, &netio_read_cb, &netio_write_cb, net, servername) < 0) {
+    handshake_reason(r, EXIT_HANDSHAKE, net, tls_error(ctx));
+    return -1;
+  }
+  return run(ctx, net, deadline, r);
 }

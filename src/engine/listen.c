@@ -3,63 +3,73 @@
    engine as the chained mode (no exec), with the environment tcpserver
    would give. The listener itself never reads network data. */
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
+#include <sys/wait.h>
 #include <skalibs/djbunix.h>
+#include <skalibs/env.h>
 #include <skalibs/iopause.h>
+#include <skalibs/ip46.h>
 #include <skalibs/selfpipe.h>
+#include <skalibs/sig.h>
+#include <skalibs/socket.h>
 #include <skalibs/strerr.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
+#include "exitcodes.h"
 #include "engine.h"
 #include "accessrules.h"
+#include "tlsctx.h"
 
-union sockaddr_any {
-  struct sockaddr sa;
-  struct sockaddr_in in;
-  struct sockaddr_in6 in6;
+struct endpoint {
+  ip46 ip;
+  uint16_t port;
 };
 
-static int listen_on(char const *ip, char const *port, union sockaddr_any *local)
+/* tcpserver's habits: "0" is every address; a port may be a service name. */
+static void scan_endpoint(char const *ip, char const *port, struct endpoint *e)
 {
-  uint16_t p;
-  int fd, one = 1;
-  socklen_t len;
-  memset(local, 0, sizeof *local);
-  if (!uint160_scan(port, &p)) strerr_dief2x(EXIT_USAGE, "invalid port: ", port);
-  if (inet_pton(AF_INET, ip, &local->in.sin_addr) == 1) {
-    local->in.sin_family = AF_INET; local->in.sin_port = htons(p); len = sizeof local->in;
-  } else if (inet_pton(AF_INET6, ip, &local->in6.sin6_addr) == 1) {
-    local->in6.sin6_family = AF_INET6; local->in6.sin6_port = htons(p); len = sizeof local->in6;
-  } else strerr_dief2x(EXIT_USAGE, "invalid IP address: ", ip);
-  fd = socket(local->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) strerr_dief1sys(EXIT_TEMP, "socket");
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, &local->sa, len) < 0) strerr_dief4sys(EXIT_TEMP, "unable to bind to ", ip, " port ", port);
-  if (listen(fd, 128) < 0) strerr_dief1sys(EXIT_TEMP, "listen");
+  size_t n;
+  if (!strcmp(ip, "0")) ip = "0.0.0.0";
+  n = ip46_scan(ip, &e->ip);
+  if (!n || ip[n]) strerr_dief2x(EXIT_USAGE, "invalid IP address: ", ip);
+  n = uint160_scan(port, &e->port);
+  if (!n || port[n]) {
+    struct servent *se = getservbyname(port, "tcp");
+    if (!se) strerr_dief2x(EXIT_USAGE, "invalid port: ", port);
+    e->port = ntohs((uint16_t)se->s_port);
+  }
+}
+
+static int listen_on(struct endpoint const *e, char const *ip, char const *port)
+{
+  int fd = socket_tcp46_nbcoe(ip46_is6(&e->ip));
+  if (fd < 0) strerr_diefu1sys(EXIT_TEMP, "create a socket");
+  if (socket_bind46_reuse(fd, &e->ip, e->port) < 0) strerr_diefu4sys(EXIT_TEMP, "bind to ", ip, " port ", port);
+  if (socket_listen(fd, 128) < 0) strerr_diefu4sys(EXIT_TEMP, "listen on ", ip, " port ", port);
   return fd;
 }
 
-static void addr_string(union sockaddr_any const *a, char *ip, size_t iplen, char *port)
+/* tcpserver reports v4 clients of a v6 socket as plain v4. */
+static void endpoint_fmt(struct endpoint const *e, char *ip, char *port)
 {
-  uint16_t p;
-  if (a->sa.sa_family == AF_INET6) {
-    /* tcpserver reports v4 clients of a v6 socket as plain v4 */
-    if (IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr)) inet_ntop(AF_INET, a->in6.sin6_addr.s6_addr + 12, ip, (socklen_t)iplen);
-    else inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, (socklen_t)iplen);
-    p = ntohs(a->in6.sin6_port);
-  } else {
-    inet_ntop(AF_INET, &a->in.sin_addr, ip, (socklen_t)iplen);
-    p = ntohs(a->in.sin_port);
-  }
-  port[uint16_fmt(port, p)] = 0;
+  static unsigned char const mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+  if (ip46_is6(&e->ip) && !memcmp(e->ip.ip, mapped, 12)) ip[ip4_fmt(ip, e->ip.ip + 12)] = 0;
+  else ip[ip46_fmt(ip, &e->ip)] = 0;
+  port[uint16_fmt(port, e->port)] = 0;
+}
+
+static int accept_on(int lfd, int is6, struct endpoint *remote)
+{
+  int s;
+  if (is6) { s = socket_accept6_coe(lfd, remote->ip.ip, &remote->port); remote->ip.is6 = 1; }
+  else { s = socket_accept4_coe(lfd, remote->ip.ip, &remote->port); remote->ip.is6 = 0; }
+  return s;
 }
 
 static void set_env(char const *name, char const *value)
@@ -67,38 +77,20 @@ static void set_env(char const *name, char const *value)
   if (setenv(name, value, 1) < 0) strerr_dief1x(EXIT_TEMP, "out of memory");
 }
 
-/* Per-client TLSCIPHERS / TLSPROTOCOLS from the rules, where the command
-   line set none: the keys stay in memory in the configuration, so this
-   needs no file access. */
-static void apply_client_settings(struct engine_prebuilt *pb, struct tlsconf const *conf, struct tlsconf const *opts)
-{
-  char const *ciphers = opts->ciphers ? 0 : getenv("TLSCIPHERS");
-  char const *protocols = opts->protocols ? 0 : getenv("TLSPROTOCOLS");
-  int changed = 0;
-  if (ciphers && *ciphers && strcmp(ciphers, conf->ciphers)) {
-    if (tls_config_set_ciphers(pb->cfg, ciphers) < 0) strerr_dief2x(EXIT_CONFIG, "invalid cipher list: ", ciphers);
-    changed = 1;
-  }
-  if (protocols && *protocols && strcmp(protocols, conf->protocols)) {
-    if (tlsconf_set_protocols(pb->cfg, protocols) < 0) strerr_dief2x(EXIT_CONFIG, "invalid protocol list: ", protocols);
-    changed = 1;
-  }
-  if (changed) {
-    pb->ctx = tls_server();
-    if (!pb->ctx || tls_configure(pb->ctx, pb->cfg) < 0) strerr_dief1x(EXIT_CONFIG, "unable to configure the per-client settings");
-  }
-}
-
-static void connection_child(int s, union sockaddr_any const *local, union sockaddr_any const *remote,
-                             stralloc const *rule_env, struct engine_prebuilt *pb,
+static void connection_child(int s, struct endpoint const *local, struct endpoint const *remote,
+                             stralloc const *rule_env, struct tlsctx *pre,
+                             struct tlsconf const *conf, struct tlsconf const *opts, char const *const *argv) gccattr_noreturn;
+static void connection_child(int s, struct endpoint const *local, struct endpoint const *remote,
+                             stralloc const *rule_env, struct tlsctx *pre,
                              struct tlsconf const *conf, struct tlsconf const *opts, char const *const *argv)
 {
-  char ip[INET6_ADDRSTRLEN], port[UINT16_FMT];
+  char ip[IP46_FMT], port[UINT16_FMT];
+  struct reason r;
   size_t i;
-  addr_string(local, ip, sizeof ip, port);
+  endpoint_fmt(local, ip, port);
   set_env("PROTO", "TCP");
   set_env("TCPLOCALIP", ip); set_env("TCPLOCALPORT", port);
-  addr_string(remote, ip, sizeof ip, port);
+  endpoint_fmt(remote, ip, port);
   set_env("TCPREMOTEIP", ip); set_env("TCPREMOTEPORT", port);
   unsetenv("TCPLOCALHOST"); unsetenv("TCPREMOTEHOST"); unsetenv("TCPREMOTEINFO");
   for (i = 0; i < rule_env->len; i += strlen(rule_env->s + i) + 1) {
@@ -108,31 +100,49 @@ static void connection_child(int s, union sockaddr_any const *local, union socka
     set_env(rule_env->s + i, eq + 1);
     *eq = '=';
   }
-  if (fd_move(0, s) < 0 || fd_copy(1, 0) < 0) strerr_dief1sys(EXIT_TEMP, "unable to set up descriptors");
-  apply_client_settings(pb, conf, opts);
-  engine_main(conf, argv, pb);
+  if (fd_move(0, s) < 0 || fd_copy(1, 0) < 0) strerr_diefu1sys(EXIT_TEMP, "set up descriptors");
+  if (tlsctx_per_client(pre, conf, opts, &r) < 0) strerr_dief1x(r.code, r.text);
+  engine_main(conf, argv, pre, 0);
+}
+
+/* "info: reload done subject=... notafter=..." (what new connections get
+   now) or "warning: reload failed keep=previous reason=...". */
+static void log_reload(struct tlsconf const *conf, struct reason const *failed)
+{
+  char subject[512], notafter[64];
+  if (failed) {
+    strerr_warnw3x("reload failed keep=previous reason=\"", failed->text, "\"");
+    return;
+  }
+  if (conf->verbosity < 1) return;
+  if (tlsctx_cert_info(conf->certfile, subject, sizeof subject, notafter, sizeof notafter) < 0)
+    strerr_warni1x("reload done subject=- notafter=-");
+  else strerr_warni5x("reload done subject=\"", subject, "\" notafter=\"", notafter, "\"");
 }
 
 void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char const *ip, char const *port,
                    unsigned int maxconn, char const *rules, char const *const *argv)
 {
-  struct engine_prebuilt pb;
-  union sockaddr_any local;
+  struct tlsctx pre;
+  struct endpoint local;
+  struct reason r;
   unsigned int active = 0;
-  int lfd = listen_on(ip, port, &local);
-  int sigfd = selfpipe_init();
+  int lfd, sigfd;
   sigset_t set;
   stralloc rule_env = STRALLOC_ZERO;
 
-  if (sigfd < 0) strerr_dief1sys(EXIT_TEMP, "selfpipe");
+  scan_endpoint(ip, port, &local);
+  lfd = listen_on(&local, ip, port);
+  sigfd = selfpipe_init();
+  if (sigfd < 0) strerr_diefu1sys(EXIT_TEMP, "create a selfpipe");
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD); sigaddset(&set, SIGHUP); sigaddset(&set, SIGTERM); sigaddset(&set, SIGINT);
-  if (!selfpipe_trapset(&set)) strerr_dief1sys(EXIT_TEMP, "selfpipe_trapset");
-  signal(SIGPIPE, SIG_IGN);
-  pb.cfg = tlsconf_build(conf, &pb.ctx, &pb.report);
+  if (!selfpipe_trapset(&set)) strerr_diefu1sys(EXIT_TEMP, "trap signals");
+  sig_ignore(SIGPIPE);
   /* The listener holds the keys for its whole life, and every fork of it
      until prog's exec: none of them may be read through /proc or ptrace. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (tlsctx_load(&pre, conf, &r) < 0) strerr_dief1x(r.code, r.text);
   if (conf->verbosity >= 1) strerr_warni4x("listening on ", ip, " port ", port);
 
   for (;;) {
@@ -140,7 +150,7 @@ void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char 
     unsigned int n = 1;
     x[0].fd = sigfd; x[0].events = IOPAUSE_READ;
     if (active < maxconn) { x[1].fd = lfd; x[1].events = IOPAUSE_READ; n = 2; }
-    if (iopause_g(x, n, &tain_infinite) < 0) strerr_dief1sys(EXIT_TEMP, "iopause");
+    if (iopause_g(x, n, &tain_infinite) < 0) strerr_diefu1sys(EXIT_TEMP, "iopause");
 
     if (x[0].revents) {
       int sig;
@@ -149,24 +159,15 @@ void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char 
           int wstat;
           while (wait_nohang(&wstat) > 0) if (active) active--;
         } else if (sig == SIGHUP) {
-          /* New certificates for new connections; current ones keep theirs. */
-          struct engine_prebuilt fresh;
-          pid_t pid;
-          int wstat;
-          /* Load in a child first: a bad file must not kill the listener. */
-          pid = fork();
-          if (!pid) {
-            PROG = "tlsserver: reload";   /* its refusal line names the reload */
-            tlsconf_build(conf, &fresh.ctx, &fresh.report);
-            _exit(0);
+          /* New certificates for new connections; current ones keep
+             theirs. What failed to load leaves the old configuration. */
+          struct tlsctx fresh;
+          if (tlsctx_load(&fresh, conf, &r) < 0) log_reload(conf, &r);
+          else {
+            tlsctx_free(&pre);
+            pre = fresh;
+            log_reload(conf, 0);
           }
-          if (pid > 0 && waitpid(pid, &wstat, 0) == pid && WIFEXITED(wstat) && !WEXITSTATUS(wstat)) {
-            fresh.cfg = tlsconf_build(conf, &fresh.ctx, &fresh.report);
-            tls_free(pb.ctx); tls_config_free(pb.cfg);
-            if (pb.report) X509_STORE_free(pb.report);
-            pb = fresh;
-            if (conf->verbosity >= 1) strerr_warni1x("configuration reloaded");
-          } else strerr_warnw1x("configuration not reloaded: keeping the previous one");
         } else {
           if (conf->verbosity >= 1) strerr_warni1x("exiting: current connections continue");
           _exit(0);
@@ -175,35 +176,37 @@ void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char 
     }
 
     if (n == 2 && x[1].revents) {
-      union sockaddr_any remote;
-      socklen_t rlen = sizeof remote;
-      int s = accept4(lfd, &remote.sa, &rlen, SOCK_CLOEXEC);
-      char rip[INET6_ADDRSTRLEN], rport[UINT16_FMT];
+      struct endpoint remote;
+      char rip[IP46_FMT], rport[UINT16_FMT];
       pid_t pid;
+      int s = accept_on(lfd, ip46_is6(&local.ip), &remote);
       if (s < 0) {
         if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) strerr_warnwu1sys("accept");
         continue;
       }
       rule_env.len = 0;
       if (rules) {
-        int r;
-        addr_string(&remote, rip, sizeof rip, rport);
-        r = accessrules_check(rules, rip, &rule_env);
-        if (r <= 0) {
-          if (r < 0) strerr_warnwu2sys("read rules ", rules);
-          else if (conf->verbosity >= 1) strerr_warni4x("deny ", rip, " port ", rport);
-          close(s);
+        int ok;
+        endpoint_fmt(&remote, rip, rport);
+        ok = accessrules_check(rules, rip, &rule_env);
+        if (ok <= 0) {
+          if (ok < 0) strerr_warnwu2sys("read rules ", rules);
+          else if (conf->verbosity >= 1) {
+            int six = !!strchr(rip, ':');
+            strerr_warni5x("deny peer=", six ? "[" : "", rip, six ? "]:" : ":", rport);
+          }
+          fd_close(s);
           continue;
         }
       }
       pid = fork();
-      if (pid < 0) { strerr_warnwu1sys("fork"); close(s); continue; }
+      if (pid < 0) { strerr_warnwu1sys("fork"); fd_close(s); continue; }
       if (!pid) {
-        close(lfd);
+        fd_close(lfd);
         selfpipe_finish();
-        connection_child(s, &local, &remote, &rule_env, &pb, conf, opts, argv);
+        connection_child(s, &local, &remote, &rule_env, &pre, conf, opts, argv);
       }
-      close(s);
+      fd_close(s);
       active++;
     }
   }

@@ -18,4 +18,12 @@ extern char const *envblock_get(char const *block, size_t len, char const *name)
    Returns the number of entries, or -1 if malformed. */
 extern long envblock_check(char const *block, size_t len);
 
+/* The environment prog gets: every entry of env whose name the block does
+   not name (set or unset: EVERY occurrence goes, so a variable given twice
+   cannot slip a forged copy through), then the block's NAME=value entries.
+   block: entries without terminator. envp needs room for env_len(env) +
+   (entries in the block) + 1 pointers; it is NULL-terminated. Returns the
+   number of entries written. */
+extern size_t envblock_merge(char const **envp, char const *const *env, char const *block, size_t len);
+
 #endif

@@ -1,9 +1,8 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <unistd.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/socket.h>
 #include "netio.h"
 
 static int fd_is_socket(int fd)
@@ -15,16 +14,15 @@ static int fd_is_socket(int fd)
 
 void netio_init(struct netio *n, int rfd, int wfd)
 {
-  int one = 1;
   n->rfd = rfd; n->wfd = wfd;
   n->saw_eof = 0; n->err = 0; n->raw_in = n->raw_out = 0;
   n->is_socket = fd_is_socket(rfd) && fd_is_socket(wfd);
   if (n->is_socket) {
     /* Fails harmlessly on unix sockets. */
-    setsockopt(wfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    socket_tcpnodelay(wfd);
   } else {
-    fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
-    fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
+    ndelay_on(rfd);
+    ndelay_on(wfd);
   }
 }
 

@@ -1,17 +1,15 @@
 /* tlsconf: every setting of one engine, from the command line and the
-   environment, and the libtls configuration built from it. */
+   environment. Settings only: src/engine/tlsctx.c turns them into libtls
+   objects. */
 #ifndef UCSPITLS_TLSCONF_H
 #define UCSPITLS_TLSCONF_H
-
-#include <sys/types.h>
-#include <tls.h>
-#include <openssl/x509_vfy.h>
 
 enum clientcert_mode { CLIENTCERT_OFF = 0, CLIENTCERT_OPTIONAL = 1, CLIENTCERT_REQUIRED = 2 };
 
 struct tlsconf {
   int is_server;
   int delayed;               /* -n: UCSPI-TLS */
+  int strict;                /* -F, TLS_STRICT: delayed mode refuses instead of going on without TLS */
   unsigned int verbosity;    /* 0 errors, 1 one line per session, 2 debug */
   char const *certfile, *keyfile, *cafile, *cadir, *crlfile;
   char const *ciphers, *protocols;
@@ -29,30 +27,6 @@ struct tlsconf {
 extern void tlsconf_init(struct tlsconf *, int is_server);
 /* Fill unset fields from the environment (CERTFILE, ...). */
 extern void tlsconf_from_env(struct tlsconf *);
-
-/* Build the libtls configuration: loads every file (so it must run before
-   privileges are dropped) and dies with exit 96 and one line on any error.
-   For tlsserver the context is also configured, which checks that every
-   certificate matches its key. *report gets an X509 store used to compute
-   SSL_*_VERIFY when libtls itself does not verify (NULL when it does). */
-extern struct tls_config *tlsconf_build(struct tlsconf const *, struct tls **ctx, X509_STORE **report);
-
-/* Parse a libtls protocol string ("tlsv1.2,tlsv1.3") into cfg. 0 ok, -1 not
-   a valid list. */
-extern int tlsconf_set_protocols(struct tls_config *, char const *list);
-
-/* Trust store for verification reports, from a CA file or directory (the
-   system store when both are NULL) and an optional CRL file; NULL on error. */
-extern X509_STORE *tlsconf_report_store(char const *cafile, char const *cadir, char const *crlfile);
-
-/* Exit code of a configuration refusal: 96, except where the caller needs
-   another (tlsclient's late socket under qmail-rspawn, where anything but 0
-   and 111 bounces the message: 111 defers it instead). */
-extern int tlsconf_exit_config;
-
-/* The system's hashed CA directory (OpenSSL's default, /etc/ssl/certs on
-   Debian) when it exists and holds hash links, else NULL. */
-extern char const *tlsconf_system_ca_dir(void);
 
 /* Names of the variables that name files or privileges: removed from the
    application's environment. NULL-terminated. */

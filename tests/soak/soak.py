@@ -513,15 +513,15 @@ def parse_log(path):
                 continue
             m = re_peer.search(line)
             if m:
-                sessions_logged += 1
                 lines_by_port[int(m.group(1))].append(line)
                 if ": info: done " in line:
+                    sessions_logged += 1      # every session ends with exactly one
                     c = re.search(r" close=(\S+)", line)
                     reasons["done close=" + (c.group(1) if c else "?")] += 1
                 else:
                     c = re.search(r": (fatal|warning): ([^:]+):", line)
                     reasons[(c.group(1) + ": " + c.group(2)) if c else line[:60]] += 1
-            elif not re.match(r"^tlsserver: info: (listening on |configuration reloaded$|exiting: current connections continue$)", line):
+            elif not re.match(r"^tlsserver: info: (listening on |reload done subject=|exiting: current connections continue$)", line):
                 other.append(line)
     return lines_by_port, status_by_port, reasons, other, ends, sessions_logged
 
@@ -636,7 +636,7 @@ async def run_mode(args, mode, port, checks):
     lines_by_port, status_by_port, reasons, other, ends, logged = parse_log(log)
     listen = mode == "listen"
     if listen:
-        ends = logged           # no tcpserver: one engine line per session
+        ends = logged           # no tcpserver: one done line per session
     kinds = collections.Counter(r["kind"] for r in cl.records)
     failures = collections.Counter()
     status_hist = collections.Counter()

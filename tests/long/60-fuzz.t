@@ -7,7 +7,7 @@
 # NUL-terminated output), so "ok" means no property failed and no sanitizer
 # report. Engine rules a harness checks without stopping fail the test too.
 # The long run is `make fuzz` (doc/fuzzing.md).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 command -v clang >/dev/null 2>&1 || skip_all "clang not installed (package/deps installs it): fuzz harnesses not run"
 have pkg-config || skip_all "pkg-config not installed"
 

@@ -8,7 +8,7 @@
 #     reads: all 200 MiB arrive intact (sha256), the session ends cleanly.
 #  2. The application writes 200 MiB while the peer does not read: the same
 #     bounds, then everything arrives intact.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_bins tlsserver
 need_cmds tcpserver sha256sum
 [ -x "$PY" ] || skip_all "$PY not installed"

@@ -9,7 +9,7 @@
 # misbehaving client cut off, every session logged with its reason and the
 # right exit status, no leftover process, no zombie, no descriptor growth in
 # the long-lived process (tcpserver, or the -L listener). About 30 s on 2 cores.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_bins tlsserver
 need_cmds tcpserver cc
 [ -x "$PY" ] || skip_all "$PY not installed"

@@ -9,7 +9,7 @@
 #  - log on a full disk (stderr = /dev/full): sessions still work, refusals
 #    still end with the right status, and nothing spins (each session ends
 #    at once).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_bins tlsserver
 need_cmds tcpserver prlimit setpriv
 [ -x "$PY" ] || skip_all "$PY not installed"
@@ -76,8 +76,10 @@ for mode in immediate delayed; do
     new=$(grep -a '^tlsserver: ' "$W/fd$mode.err" | tail -n +$((before + 1)))
     if [ "$st" = 111 ]; then
       failed_levels="$failed_levels $n"
-      if [ "$(printf '%s\n' "$new" | grep -c .)" != 1 ] ||
-         ! printf '%s\n' "$new" | grep -Eq '^tlsserver: fatal: (pipe|socketpair|selfpipe|fork): Too many open files$' ||
+      # one line saying what could not be done, and the session's summary
+      if [ "$(printf '%s\n' "$new" | grep -vc ': info: done ')" != 1 ] ||
+         ! printf '%s\n' "$new" | grep -Eq "^tlsserver: fatal: unable to (create prog's channel|create the start channel|fork): Too many open files$" ||
+         ! printf '%s\n' "$new" | grep -Eq '^tlsserver: info: done .* close=system status=111 ' ||
          [ -e "$W/mk/ran" ]; then
         bad="$bad [nofile=$n: exit 111, ran=$([ -e "$W/mk/ran" ] && echo yes || echo no), lines: $new]"
       fi
@@ -106,8 +108,9 @@ for mode in immediate delayed; do
   timeout 15 "$PY" "$W/client.py" $port "$PKI/ca.pem" ${c}plain > "$W/c.out" 2>&1
   wait_sessions np$mode 1 10
   is "$(session_exits np$mode | tail -n 1)" 111 "$mode: RLIMIT_NPROC=1 -> exit 111"
-  is "$(grep -a '^tlsserver: ' "$W/np$mode.err")" "tlsserver: fatal: fork: Resource temporarily unavailable" \
-     "$mode: one line: fatal: fork: Resource temporarily unavailable"
+  is "$(grep -a '^tlsserver: ' "$W/np$mode.err" | grep -v ': info: done ')" "tlsserver: fatal: unable to fork: Resource temporarily unavailable" \
+     "$mode: one line: fatal: unable to fork: Resource temporarily unavailable"
+  file_like "$W/np$mode.err" '^tlsserver: info: done .* close=system status=111 .*reason="unable to fork: ' "$mode: and its summary: close=system"
   nok "$mode: prog did not run" test -e "$W/mk/ran"
   echo 2 > "$W/nproc"
   timeout 15 "$PY" "$W/client.py" $port "$PKI/ca.pem" ${c}plain > "$W/c.out" 2>&1

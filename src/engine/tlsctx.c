@@ -1,0 +1,325 @@
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/djbunix.h>
+#include "exitcodes.h"
+#include "tlsctx.h"
+
+extern char **environ;
+
+/* libtls's own messages name the file and the system's reason ("failed to
+   open certificate file '/x': Permission denied"): this adds which setting
+   it was. */
+static int refuse_tls(struct reason *r, struct tls_config *cfg, char const *what, char const *file)
+{
+  reason_tls(r, EXIT_CONFIG, what, file, tls_config_error(cfg));
+  return -1;
+}
+
+static int add_sni_keypairs(struct tls_config *cfg, struct reason *r)
+{
+  char **e;
+  for (e = environ; *e; e++) {
+    char const *eq, *name, *keyfile;
+    size_t namelen;
+    char keyvar[300];
+    if (strncmp(*e, "CERTFILE:", 9)) continue;
+    eq = strchr(*e, '=');
+    if (!eq || !eq[1]) continue;
+    name = *e + 9;
+    namelen = (size_t)(eq - name);
+    if (!namelen || namelen > 255) { reason_set(r, EXIT_CONFIG, "invalid SNI certificate variable: ", *e, 0, 0); return -1; }
+    memcpy(keyvar, "KEYFILE:", 8);
+    memcpy(keyvar + 8, name, namelen);
+    keyvar[8 + namelen] = 0;
+    keyfile = getenv(keyvar);
+    if (!keyfile || !*keyfile) keyfile = eq + 1;
+    if (tls_config_add_keypair_file(cfg, eq + 1, keyfile) < 0) return refuse_tls(r, cfg, "unable to load keypair", eq + 1);
+  }
+  return 0;
+}
+
+/* libtls staples whatever the file holds, and every client that asks for
+   the status then fails: refuse a file that is not an OCSP response. */
+static int check_ocsp_response(char const *file, struct reason *r)
+{
+  BIO *bio = BIO_new_file(file, "rb");
+  OCSP_RESPONSE *resp = bio ? d2i_OCSP_RESPONSE_bio(bio, 0) : 0;
+  BIO_free(bio);
+  ERR_clear_error();
+  if (resp) { OCSP_RESPONSE_free(resp); return 0; }
+  if (!bio) reason_sys(r, EXIT_CONFIG, "unable to read OCSP response ", file, 0);
+  else reason_set(r, EXIT_CONFIG, "unable to use OCSP response ", file, ": not a DER OCSP response", 0);
+  return -1;
+}
+
+char const *tlsctx_system_ca_dir(void)
+{
+  static char const *dir = 0;
+  static int done = 0;
+  if (!done) {
+    char const *d = X509_get_default_cert_dir();
+    DIR *dp = d ? opendir(d) : 0;
+    done = 1;
+    /* Looking a CA up by hash reads one file; the bundle libtls would load
+       otherwise is parsed whole (about 140 certificates) by every
+       tlsclient, a third of its time. Only a directory that holds hash
+       links is a usable store. */
+    if (dp) {
+      struct dirent *de;
+      while ((de = readdir(dp))) {
+        size_t n = strlen(de->d_name);
+        if (n == 10 && de->d_name[8] == '.' && de->d_name[9] == '0') { dir = d; break; }
+      }
+      closedir(dp);
+    }
+  }
+  return dir;
+}
+
+X509_STORE *tlsctx_report_store(char const *cafile, char const *cadir, char const *crlfile)
+{
+  X509_STORE *store = X509_STORE_new();
+  if (!store) return 0;
+  if (cafile || cadir) {
+    if (X509_STORE_load_locations(store, cafile, cadir) != 1) goto err;
+  } else {
+    char const *dir = tlsctx_system_ca_dir();
+    char const *def = tls_default_ca_cert_file();
+    if (dir) { if (X509_STORE_load_locations(store, 0, dir) != 1) goto err; }
+    else if (def && access(def, R_OK) == 0) { if (X509_STORE_load_locations(store, def, 0) != 1) goto err; }
+    else if (X509_STORE_set_default_paths(store) != 1) goto err;
+  }
+  if (crlfile) {
+    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (!lookup || X509_load_crl_file(lookup, crlfile, X509_FILETYPE_PEM) <= 0) goto err;
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  }
+  ERR_clear_error();
+  return store;
+ err:
+  X509_STORE_free(store);
+  ERR_clear_error();
+  return 0;
+}
+
+/* The ticket key file: one key per line, 96 hex digits (48 bytes), oldest
+   first; the last line encrypts new tickets, every line still decrypts.
+   Every engine reads it when it starts, so replacing the file (write a new
+   one, rename it over the old) rotates keys without a restart. */
+static int hexval(char ch)
+{
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+static int load_ticket_keys(struct tls_config *cfg, char const *file, struct reason *r)
+{
+  unsigned char key[TLS_TICKET_KEY_SIZE], sid[32];
+  stralloc sa = STRALLOC_ZERO;
+  unsigned int nkeys = 0, i;
+  size_t pos = 0;
+  int ret = -1;
+  if (!openslurpclose(&sa, file)) { reason_sys(r, EXIT_CONFIG, "unable to read ticket key file ", file, 0); return -1; }
+  while (pos < sa.len) {
+    char const *line = sa.s + pos;
+    size_t len = 0;
+    uint32_t keyrev;
+    while (pos + len < sa.len && line[len] != '\n') len++;
+    pos += len + 1;
+    if (len && line[len - 1] == '\r') len--;
+    if (!len || line[0] == '#') continue;
+    if (len != 2 * TLS_TICKET_KEY_SIZE) { reason_set(r, EXIT_CONFIG, "ticket key file ", file, ": each key must be 96 hex digits", 0); goto end; }
+    for (i = 0; i < TLS_TICKET_KEY_SIZE; i++) {
+      int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
+      if (hi < 0 || lo < 0) { reason_set(r, EXIT_CONFIG, "ticket key file ", file, ": not hexadecimal", 0); goto end; }
+      key[i] = (unsigned char)(hi << 4 | lo);
+    }
+    /* The revision names the key inside tickets: derived from the key, so
+       every host holding the same file agrees on it. */
+    keyrev = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
+    if (tls_config_add_ticket_key(cfg, keyrev, key, sizeof key) < 0) { refuse_tls(r, cfg, "unable to use ticket key file", file); goto end; }
+    if (!nkeys++) memcpy(sid, key + 16, sizeof sid);
+  }
+  if (!nkeys) { reason_set(r, EXIT_CONFIG, "ticket key file ", file, " holds no key", 0); goto end; }
+  /* A session id context common to all hosts sharing the file. */
+  if (tls_config_set_session_id(cfg, sid, sizeof sid) < 0
+      || tls_config_set_session_lifetime(cfg, 7200) < 0) { refuse_tls(r, cfg, "unable to use ticket key file", file); goto end; }
+  ret = 0;
+ end:
+  explicit_bzero(key, sizeof key);
+  explicit_bzero(sid, sizeof sid);
+  if (sa.s) explicit_bzero(sa.s, sa.a);
+  stralloc_free(&sa);
+  return ret;
+}
+
+static int set_protocols(struct tls_config *cfg, char const *list)
+{
+  uint32_t protocols;
+  if (tls_config_parse_protocols(&protocols, list) < 0) return -1;
+  return tls_config_set_protocols(cfg, protocols);
+}
+
+static int load_server(struct tlsctx *t, struct tlsconf const *c, struct reason *r)
+{
+  struct tls_config *cfg = t->cfg;
+  if (!c->certfile) { reason_set(r, EXIT_CONFIG, "no certificate: set CERTFILE or use -c", 0, 0, 0); return -1; }
+  if (add_sni_keypairs(cfg, r) < 0) return -1;
+  if (c->ocspfile) {
+    if (check_ocsp_response(c->ocspfile, r) < 0) return -1;
+    if (tls_config_set_ocsp_staple_file(cfg, c->ocspfile) < 0) return refuse_tls(r, cfg, "unable to load OCSP response", c->ocspfile);
+  }
+  if (c->ticketkeyfile) { if (load_ticket_keys(cfg, c->ticketkeyfile, r) < 0) return -1; }
+  /* Without shared keys a ticket could only come back to this very
+     process, which is gone after the connection: send none. */
+  else tls_config_set_session_lifetime(cfg, 0);
+  tls_config_prefer_ciphers_server(cfg);
+  if (c->clientcert == CLIENTCERT_REQUIRED) {
+    tls_config_verify_client(cfg);
+    t->libtls_verifies = 1;
+  } else if (c->clientcert == CLIENTCERT_OPTIONAL) {
+    /* libtls would fail the handshake on an unverifiable certificate; MTAs
+       present self-signed ones routinely. Accept any, verify ourselves. */
+    tls_config_verify_client_optional(cfg);
+    tls_config_insecure_noverifycert(cfg);
+    t->report = tlsctx_report_store(c->cafile, c->cadir, c->crlfile);
+    if (!t->report) {
+      reason_set(r, EXIT_CONFIG, "unable to load the client CA ", c->cafile ? c->cafile : c->cadir,
+                 c->crlfile ? " or the CRL file " : " for verification reports", c->crlfile);
+      return -1;
+    }
+  }
+  t->ctx = tls_server();
+  if (!t->ctx) { reason_set(r, EXIT_TEMP, "unable to allocate a TLS context", 0, 0, 0); return -1; }
+  if (tls_configure(t->ctx, cfg) < 0) {
+    reason_tls(r, EXIT_CONFIG, "unable to use certificate and key", 0, tls_error(t->ctx));
+    return -1;
+  }
+  return 0;
+}
+
+int tlsctx_load(struct tlsctx *t, struct tlsconf const *c, struct reason *r)
+{
+  struct tls_config *cfg;
+  memset(t, 0, sizeof *t);
+  if (tls_init() < 0) { reason_set(r, EXIT_TEMP, "unable to initialise libtls", 0, 0, 0); return -1; }
+  cfg = t->cfg = tls_config_new();
+  if (!cfg) { reason_set(r, EXIT_TEMP, "unable to allocate a libtls configuration", 0, 0, 0); return -1; }
+  if (set_protocols(cfg, c->protocols) < 0) { reason_set(r, EXIT_CONFIG, "invalid protocol list: ", c->protocols, 0, 0); goto err; }
+  if (tls_config_set_ciphers(cfg, c->ciphers) < 0) { reason_set(r, EXIT_CONFIG, "invalid cipher list: ", c->ciphers, 0, 0); goto err; }
+  if (c->certfile && tls_config_set_keypair_file(cfg, c->certfile, c->keyfile) < 0) {
+    refuse_tls(r, cfg, "unable to load keypair", c->certfile);
+    goto err;
+  }
+  if (c->cafile && tls_config_set_ca_file(cfg, c->cafile) < 0) { refuse_tls(r, cfg, "unable to load CA file", c->cafile); goto err; }
+  if (c->cadir) {
+    if (access(c->cadir, R_OK | X_OK) < 0) { reason_sys(r, EXIT_CONFIG, "unable to use CA directory ", c->cadir, 0); goto err; }
+    if (tls_config_set_ca_path(cfg, c->cadir) < 0) { refuse_tls(r, cfg, "unable to use CA directory", c->cadir); goto err; }
+  }
+  if (c->crlfile && tls_config_set_crl_file(cfg, c->crlfile) < 0) { refuse_tls(r, cfg, "unable to load CRL file", c->crlfile); goto err; }
+  if (c->is_server) { if (load_server(t, c, r) < 0) goto err; }
+  else if (c->insecure) {
+    tls_config_insecure_noverifycert(cfg);
+    tls_config_insecure_noverifyname(cfg);
+  }
+  return 0;
+ err:
+  tlsctx_free(t);
+  return -1;
+}
+
+int tlsctx_client_ready(struct tlsctx *t, struct tlsconf const *c, char const *cafile, int verify, struct reason *r)
+{
+  verify = verify && !c->insecure;
+  if (cafile && tls_config_set_ca_file(t->cfg, cafile) < 0) return refuse_tls(r, t->cfg, "unable to load the CA file of the late socket", cafile);
+  /* No trust anchors given: the system store, by hashed directory when
+     there is one. */
+  if (verify && !c->cafile && !c->cadir && !cafile && tlsctx_system_ca_dir()
+      && tls_config_set_ca_path(t->cfg, tlsctx_system_ca_dir()) < 0)
+    return refuse_tls(r, t->cfg, "unable to use the system CA directory", tlsctx_system_ca_dir());
+  if (verify) tls_config_verify(t->cfg);
+  else {
+    tls_config_insecure_noverifycert(t->cfg);
+    tls_config_insecure_noverifyname(t->cfg);
+  }
+  t->libtls_verifies = verify;
+  /* libtls does not verify: the report does, against the same anchors. */
+  if (!verify && !t->report) t->report = tlsctx_report_store(cafile ? cafile : c->cafile, cafile ? 0 : c->cadir, c->crlfile);
+  t->ctx = tls_client();
+  if (!t->ctx) { reason_set(r, EXIT_TEMP, "unable to allocate a TLS context", 0, 0, 0); return -1; }
+  if (tls_configure(t->ctx, t->cfg) < 0) {
+    reason_tls(r, EXIT_CONFIG, "unable to configure the TLS client", 0, tls_error(t->ctx));
+    return -1;
+  }
+  return 0;
+}
+
+int tlsctx_per_client(struct tlsctx *t, struct tlsconf const *conf, struct tlsconf const *opts, struct reason *r)
+{
+  char const *ciphers = opts->ciphers ? 0 : getenv("TLSCIPHERS");
+  char const *protocols = opts->protocols ? 0 : getenv("TLSPROTOCOLS");
+  int changed = 0;
+  if (ciphers && *ciphers && strcmp(ciphers, conf->ciphers)) {
+    if (tls_config_set_ciphers(t->cfg, ciphers) < 0) { reason_set(r, EXIT_CONFIG, "invalid cipher list: ", ciphers, 0, 0); return -1; }
+    changed = 1;
+  }
+  if (protocols && *protocols && strcmp(protocols, conf->protocols)) {
+    if (set_protocols(t->cfg, protocols) < 0) { reason_set(r, EXIT_CONFIG, "invalid protocol list: ", protocols, 0, 0); return -1; }
+    changed = 1;
+  }
+  if (!changed) return 0;
+  /* The listener's context stays the listener's: this fork gets its own. */
+  t->ctx = tls_server();
+  if (!t->ctx) { reason_set(r, EXIT_TEMP, "unable to allocate a TLS context", 0, 0, 0); return -1; }
+  if (tls_configure(t->ctx, t->cfg) < 0) {
+    reason_tls(r, EXIT_CONFIG, "unable to configure the per-client settings", 0, tls_error(t->ctx));
+    return -1;
+  }
+  return 0;
+}
+
+static int bio_string(BIO *bio, char *buf, size_t len)
+{
+  int n = BIO_read(bio, buf, (int)len - 1);
+  if (n < 0) n = 0;
+  buf[n] = 0;
+  return n > 0 ? 0 : -1;
+}
+
+int tlsctx_cert_info(char const *file, char *subject, size_t sublen, char *notafter, size_t nalen)
+{
+  BIO *in = file ? BIO_new_file(file, "r") : 0;
+  X509 *x = in ? PEM_read_bio_X509(in, 0, 0, 0) : 0;
+  BIO *out = x ? BIO_new(BIO_s_mem()) : 0;
+  int r = -1;
+  if (out && X509_NAME_print_ex(out, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0 && !bio_string(out, subject, sublen)
+      && BIO_reset(out) >= 0 && ASN1_TIME_print(out, X509_get0_notAfter(x)) == 1 && !bio_string(out, notafter, nalen)) r = 0;
+  BIO_free(out);
+  X509_free(x);
+  BIO_free(in);
+  ERR_clear_error();
+  return r;
+}
+
+void tlsctx_clear_keys(struct tlsctx *t)
+{
+  if (t->cfg) tls_config_clear_keys(t->cfg);
+}
+
+void tlsctx_free(struct tlsctx *t)
+{
+  if (t->ctx) tls_free(t->ctx);
+  if (t->cfg) tls_config_free(t->cfg);
+  if (t->report) X509_STORE_free(t->report);
+  t->ctx = 0; t->cfg = 0; t->report = 0;
+}
