@@ -293,11 +293,11 @@ static void run_delayed(struct tlsconf const *c, char const *const *argv, struct
   if (tls_setup(c, &t, preloaded, 0, &r) < 0) {
     if (c->strict || r.code != EXIT_CONFIG)
       refuse(&s, c, &p, r.code == EXIT_CONFIG ? CLOSE_CONFIG : CLOSE_SYSTEM, &r, "fatal", 0);
+    summary_end(&s, CLOSE_NOTLS, &r);
     summary_log_failure(&s, "warning", "TLS unavailable, prog runs without it");
     if (prog_start(&p, &block, 0, argv[0], &r) < 0) exec_failed(&s, c, &p, &r);
     fd_close(ctl[0]);
     appchan_close(&app);
-    summary_end(&s, CLOSE_NOTLS, 0);
     finish_as_prog(&s, c, &p);
   }
   summary_log_debug(&s, c, "start", "mode=delayed");
