@@ -143,13 +143,13 @@ not_started badkey "mismatched key"
 
 cp "$PKI/server.pem" "$PKI/server.key" "$W/"
 chmod 000 "$W/server.key"
-if have setuidgid && id nobody >/dev/null 2>&1; then
+if is_root && have setuidgid && id nobody >/dev/null 2>&1; then
   conf unread tlsserver setuidgid nobody "$TLSSERVER" -c "$W/server.pem" -k "$W/server.key"
   is "$RC" 96 "unreadable key (running as nobody): exit 96"
   one_line unread tlsserver '^tlsserver: fatal: .*server\.key' "unreadable key: one line naming the file"
   not_started unread "unreadable key"
 else
-  skip_n 3 "setuidgid or user nobody missing"
+  skip_n 3 "needs real root, setuidgid and user nobody"
 fi
 
 conf nokeyenv tlsserver env CERTFILE="$W/no-such-cert.pem" "$TLSSERVER"
@@ -172,7 +172,7 @@ not_started noca "missing CA file"
 
 # ---------------------------------------------------------------- temporary (111)
 # As nobody with a process limit of 1 the engine cannot fork its child.
-if have setuidgid && have softlimit && id nobody >/dev/null 2>&1; then
+if is_root && have setuidgid && have softlimit && id nobody >/dev/null 2>&1; then
   conf nofork tlsserver setuidgid nobody softlimit -p 1 "${SRV[@]}"
   is "$RC" 111 "tlsserver unable to fork: exit 111 (temporary)"
   one_line nofork tlsserver '^tlsserver: fatal: .*fork' "unable to fork: one 'tlsserver: fatal:' line saying so"
@@ -182,7 +182,7 @@ if have setuidgid && have softlimit && id nobody >/dev/null 2>&1; then
   is "$RC" 111 "tlsclient unable to fork: exit 111"
   one_line nofork-c tlsclient '^tlsclient: fatal: .*fork' "tlsclient unable to fork: one line saying so"
 else
-  skip_n 5 "setuidgid, softlimit or user nobody missing"
+  skip_n 5 "needs real root, setuidgid, softlimit and user nobody"
 fi
 
 # ---------------------------------------------------------------- usage (100)

@@ -20,10 +20,7 @@ need_bins tlsserver tlsclient fixtures/fixture-smtpd fixtures/fixture-smtpc
 need_cmds tcpserver tcprules swaks
 pki_setup
 
-SMTPD=$UCSPI_TLS_BIN/fixtures/fixture-smtpd
-SMTPC=$UCSPI_TLS_BIN/fixtures/fixture-smtpc
-mkdir -p "$W/spool"
-export FIXTURE_SPOOL=$W/spool
+smtp_fixtures
 msg_for() { grep -l "^X-Fixture-Envelope: .*to=<$1>" "$W/spool"/msg.* 2>/dev/null | head -n 1; }
 head -c 300 "$PKI/server.pem" > "$W/truncated.pem"     # a renewal caught half-written
 SWAKS=(swaks -s 127.0.0.1 -f a@example.org)

@@ -7,7 +7,6 @@
 # CERTFILE/KEYFILE (and -c/-k) to openssl s_server -Verify 1, and the
 # SSL_SERVER_* variables its prog saw.
 . "$(dirname "$0")/lib.sh"
-. "$TESTDIR/lib-extra.sh"
 need_bins tlsserver tlsclient
 need_cmds tcpserver tcpclient openssl
 pki_setup

@@ -8,7 +8,6 @@
 # certificate; the label in the variable name is documentation only, and the
 # last tests pin that down. Broken SNI files are refused with exit 96.
 . "$(dirname "$0")/lib.sh"
-. "$TESTDIR/lib-extra.sh"
 need_bins tlsserver
 need_cmds tcpserver openssl
 pki_setup

@@ -6,7 +6,6 @@
 # exit 96 and one line. Everything is checked from the client's side
 # (openssl s_client), plus SSL_CIPHER / SSL_PROTOCOL as prog saw them.
 . "$(dirname "$0")/lib.sh"
-. "$TESTDIR/lib-extra.sh"
 need_bins tlsserver tlsclient
 need_cmds tcpserver tcpclient tcprules envdir openssl
 pki_setup

@@ -7,7 +7,6 @@
 # `svc -t`, a broken certificate path reported in the log, and a clean
 # teardown (svscan first, then svc -dx, bounded wait).
 . "$(dirname "$0")/lib.sh"
-. "$TESTDIR/lib-extra.sh"
 need_bins tlsserver
 need_cmds tcpserver envdir svscan supervise svc svok svstat multilog openssl
 pki_setup

@@ -27,7 +27,6 @@
 #     (non-dumpable);
 #   * nothing is left running at the end.
 . "$(dirname "$0")/lib.sh"
-. "$TESTDIR/lib-extra.sh"
 need_bins tlsserver tlsclient
 need_cmds tcprules tcpclient openssl
 pki_setup
@@ -299,7 +298,7 @@ listener=$(awk '{print $4}' /proc/$engine/stat)
 read -r l; echo "reply:$l"
 EOF
 chmod 755 "$W/ids.sh"
-if [ "$(id -u)" = 0 ]; then
+if is_root; then
   listener lu 4466 env TLS_UID=65534 TLS_GID=65534 "$TLSSERVER" -L -c "$PKI/server.pem" -k "$PKI/server.key" \
     127.0.0.1 4466 "$W/ids.sh" "$W/ids"
   sclient u1 4466 -CAfile "$CA" -verify_return_error
@@ -332,7 +331,7 @@ read -r l; echo "reply:$l"
 EOF
 chmod 755 "$W/peek.sh"
 mkdir -p "$W/nobody" && chmod 777 "$W/nobody"
-if [ "$(id -u)" = 0 ] && have setpriv; then
+if is_root && have setpriv; then
   listener ln 4468 setpriv --reuid=65534 --regid=65534 --clear-groups \
     "$TLSSERVER" -L -c "$PKI/server.pem" -k "$PKI/server.key" 127.0.0.1 4468 "$W/peek.sh" "$W/nobody/peek"
   sclient n1 4468 -CAfile "$CA" -verify_return_error

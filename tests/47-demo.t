@@ -19,6 +19,7 @@ for p in $pkgs; do
 done
 [ -z "$missing" ] || skip_all "Debian packages missing (package/deps would install them):$missing"
 
+[ -w "$TOP" ] || skip_all "the demo builds inside the repository, which this user cannot write"
 DEMO_TIMEOUT=${DEMO_TIMEOUT:-120}
 # As a user runs it from a shell: no settings of a surrounding make (B=,
 # SANITIZE= from `make sanitize` would otherwise reach the demo's own make).

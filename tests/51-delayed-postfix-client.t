@@ -11,6 +11,7 @@
 . "$TESTDIR/qmail/qmail-lib.sh"          # pf_start, pf_delivered
 need_bins tlsserver fixtures/fixture-smtpd
 need_cmds tcpserver postfix swaks
+need_root   # postfix starts as root and drops to its own users
 pki_setup
 
 SMTPD=$UCSPI_TLS_BIN/fixtures/fixture-smtpd

@@ -16,10 +16,7 @@ need_cmds tcpserver tcpclient openssl
 pki_setup
 [ -x "$PY" ] || skip_all "no $PY"
 
-SMTPD=$UCSPI_TLS_BIN/fixtures/fixture-smtpd
-SMTPC=$UCSPI_TLS_BIN/fixtures/fixture-smtpc
-mkdir -p "$W/spool"
-export FIXTURE_SPOOL=$W/spool
+smtp_fixtures
 SRV=("$TLSSERVER" -n -c "$PKI/server.pem" -k "$PKI/server.key")
 
 # rawclient.py PORT MODE: EHLO, STARTTLS, then MODE = garbage (plaintext

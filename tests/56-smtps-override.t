@@ -9,9 +9,7 @@ need_bins tlsserver fixtures/fixture-smtpd
 need_cmds tcpserver tcprules swaks
 pki_setup
 
-SMTPD=$UCSPI_TLS_BIN/fixtures/fixture-smtpd
-mkdir -p "$W/spool"
-export FIXTURE_SPOOL=$W/spool
+smtp_fixtures
 SRV=("$TLSSERVER" -n -c "$PKI/server.pem" -k "$PKI/server.key")
 SWAKS=(swaks -s 127.0.0.1 --tls-verify --tls-ca-path "$PKI/ca.pem" -f a@example.org)
 msg_for() { grep -l "^X-Fixture-Envelope: .*to=<$1>" "$W/spool"/msg.* 2>/dev/null | head -n 1; }

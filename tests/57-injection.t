@@ -15,10 +15,7 @@ need_cmds tcpserver tcpclient
 pki_setup
 [ -x "$PY" ] && "$PY" -c 'import ssl' 2>/dev/null || skip_all "no $PY with ssl"
 
-SMTPD=$UCSPI_TLS_BIN/fixtures/fixture-smtpd
-SMTPC=$UCSPI_TLS_BIN/fixtures/fixture-smtpc
-mkdir -p "$W/spool"
-export FIXTURE_SPOOL=$W/spool
+smtp_fixtures
 SRV=("$TLSSERVER" -n -c "$PKI/server.pem" -k "$PKI/server.key")
 
 # ---------------------------------------------------------------- server side

@@ -22,7 +22,7 @@
 need_bins tlsserver
 need_cmds tcpserver setuidgid setpriv
 [ -x "$PY" ] || skip_all "$PY not installed"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+need_root
 getent passwd daemon >/dev/null && getent passwd nobody >/dev/null || skip_all "needs users daemon and nobody"
 pki_setup
 

@@ -15,7 +15,7 @@
 need_bins tlsserver
 need_cmds tcpserver cc
 [ -x "$PY" ] || skip_all "$PY not installed"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+need_root
 pki_setup
 
 cc -std=c99 -D_GNU_SOURCE -O2 -o "$W/soakprog" "$TESTDIR/soak/soakprog.c" || bail_out "soakprog does not compile"

@@ -14,9 +14,10 @@
 #     private network namespace (only `lo`, brought up here, so fixed ports
 #     never clash, even under `prove -j2`) and a private PID namespace (the
 #     test shell is PID 1: every process the test starts is its descendant,
-#     and the kernel kills whatever is left when the test ends). Falls back
-#     to `unshare -n` alone when PID namespaces are not available; skips the
-#     whole file when no network namespace can be made (not root).
+#     and the kernel kills whatever is left when the test ends). An ordinary
+#     user gets the same inside a user namespace (`unshare -r`); without PID
+#     namespaces, `unshare -n` alone; skips the whole file when no network
+#     namespace can be made at all.
 #   * $W: a per-file temporary directory (mode 755), removed at exit unless
 #     UCSPI_TLS_KEEP=1 (then its path is printed as a TAP comment).
 #   * EXIT trap: runs the at_exit registry (last registered first), then
@@ -95,6 +96,9 @@
 #   envval FILE NAME           NAME's value in an envdump.sh file, "<unset>" if absent
 #   have CMD                   CMD is installed (for skip_n inside a file)
 #   need_cmds CMD...           skip the whole file unless every CMD is installed
+#   need_root / is_root        skip the file / test whether the suite runs as
+#                              real root (an ordinary user's run is uid 0 in a
+#                              user namespace, but cannot switch users)
 #
 # Fixtures (tests/fixtures/*.sh, see each file's header)
 #   envdump.sh FILE PROG...    writes its environment to FILE, then execs PROG
@@ -103,6 +107,33 @@
 #                              both | sendfirst | recvfirst | exchange
 #   reply.sh [-h]              reads one line, answers "reply:<line>" and its
 #                              SSL_* variables (-h: as an HTTP/1.0 response)
+#
+# Certificate and peer helpers
+#   cert_dn PEM subject|issuer   the name in RFC 2253 form, as openssl prints it
+#   cert_field PEM FIELD         one line of `openssl x509 -noout -FIELD`, "X=" removed
+#   v_end_re                     ERE for the SSL_*_V_END format ("Dec 21 20:37:12 2026 GMT")
+#   ping_file                    $W/ping: one line "ping"; echoes its path
+#   sclient NAME PORT ARGS...    openssl s_client -quiet -connect 127.0.0.1:PORT ARGS,
+#                                stdin $W/ping (run_in: RC, $W/NAME.out, $W/NAME.err)
+#   sclient_info NAME PORT ARGS...
+#                                s_client without -quiet and with stdin /dev/null: it
+#                                prints the certificate, protocol and cipher, then
+#                                leaves; same RC / files as run
+#   served_pem NAME              the first certificate (PEM) s_client printed in
+#                                $W/NAME.out (from sclient_info)
+#   served_subject NAME          its subject in RFC 2253 form ("-" when none)
+#   sclient_cipher NAME          "Cipher is X" of $W/NAME.out ("-" when none)
+#   sclient_proto NAME           the "Protocol  : X" line of NAME.out's SSL-Session block
+#                                (else TLSv1.3 when "New, TLSv1.3, Cipher is"; else "-")
+#   mk_envdir DIR VAR=VALUE...   an envdir: one file per variable
+#   mk_client_prog FILE          writes an executable sh script FILE for tlsclient's
+#                                prog: dumps its environment to $1, writes "$2"
+#                                (default hello) and a newline on fd 7, reads one line
+#                                from fd 6 into $1.reply, exits 0
+#   smtp_fixtures              SMTPD, SMTPC (the fixture server and client),
+#                              FIXTURE_SPOOL=$W/spool (made, exported)
+#
+# A failing test prints "# at FILE line N": where in the test file it is.
 #
 # Conventions: name server logs NAME-srv (serve) and client logs NAME (run) so
 # that the two never share $W/NAME.out / .err; use fixed ports (each file has
@@ -118,12 +149,21 @@ T_NAME=$(basename "$0" .t)
 # ---------------------------------------------------------------- namespaces
 if [ "${UCSPI_TLS_NS:-}" != "$T_FILE" ]; then
   export UCSPI_TLS_NS="$T_FILE"
+  # Whether the suite really runs as root, known before any namespace: in
+  # a user namespace (below) everyone is uid 0, and only real root can
+  # switch to other users, which the privilege tests need (need_root).
+  if [ "$(id -u)" = 0 ]; then export UCSPI_TLS_REAL_ROOT=1; else export UCSPI_TLS_REAL_ROOT=0; fi
   if unshare -n -p -f -m --mount-proc true >/dev/null 2>&1; then
     exec unshare -n -p -f --kill-child -m --mount-proc -- /bin/bash "$T_FILE" "$@"
+  elif unshare -r -n -p -f -m --mount-proc true >/dev/null 2>&1; then
+    # an ordinary user: the same namespaces inside a user namespace
+    exec unshare -r -n -p -f --kill-child -m --mount-proc -- /bin/bash "$T_FILE" "$@"
   elif unshare -n true >/dev/null 2>&1; then
     exec unshare -n -- /bin/bash "$T_FILE" "$@"
+  elif unshare -r -n true >/dev/null 2>&1; then
+    exec unshare -r -n -- /bin/bash "$T_FILE" "$@"
   else
-    echo "1..0 # SKIP cannot create a network namespace (unshare -n needs root)"
+    echo "1..0 # SKIP cannot create a network namespace (neither unshare -n nor unshare -r -n works here)"
     exit 0
   fi
 fi
@@ -190,6 +230,17 @@ _T_EXTRA=0
 
 plan() { _T_PLANNED=$(($1 + _T_EXTRA)); echo "1..$_T_PLANNED"; }
 
+# The first caller outside this file: the test's own line.
+_where() {
+  local i
+  for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+    if [ "${BASH_SOURCE[i]}" != "${BASH_SOURCE[0]}" ]; then
+      echo "#   at ${BASH_SOURCE[i]#"$TOP"/} line ${BASH_LINENO[i - 1]}"
+      return
+    fi
+  done
+}
+
 _result() { # 0|1 desc
   _T_N=$((_T_N + 1))
   local d=${2//$'\n'/ } todo=
@@ -199,6 +250,7 @@ _result() { # 0|1 desc
     echo "ok $_T_N - $d$todo"
   else
     echo "not ok $_T_N - $d$todo"
+    _where
     [ -n "${TODO:-}" ] || _T_FAIL=$((_T_FAIL + 1))
   fi
 }
@@ -314,6 +366,11 @@ need_cmds() { # external commands the whole file needs
 }
 
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# need_root: skip the whole file unless the suite runs as real root (not
+# only uid 0 inside the user namespace an ordinary user gets).
+need_root() { [ "${UCSPI_TLS_REAL_ROOT:-0}" = 1 ] || skip_all "needs real root (switches to other users)"; }
+is_root() { [ "${UCSPI_TLS_REAL_ROOT:-0}" = 1 ]; }
 
 # pki_setup: one PKI per day and per version of pki.sh, shared by all test
 # files (UCSPI_TLS_PKI_CACHE overrides the location); generated atomically, so
@@ -566,4 +623,71 @@ envval() { # FILE NAME: value of NAME in an env dump (envdump.sh), or "<unset>"
   local l
   l=$(grep -a "^$2=" "$1" 2>/dev/null | head -n 1)
   if [ -n "$l" ]; then echo "${l#*=}"; else echo "<unset>"; fi
+}
+
+# ---------------------------------------------------------------- certificates and peers
+cert_dn() { openssl x509 -in "$1" -noout "-$2" -nameopt RFC2253 | sed "s/^$2=//"; }
+cert_field() { openssl x509 -in "$1" -noout "-$2" | sed 's/^[^=]*=//'; }
+v_end_re() { echo '^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 1-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9] [0-9]{4} GMT$'; }
+
+ping_file() { [ -f "$W/ping" ] || printf 'ping\n' > "$W/ping"; echo "$W/ping"; }
+
+sclient() { # NAME PORT ARGS...
+  local name=$1 port=$2; shift 2
+  run_in "$(ping_file)" "$name" openssl s_client -connect "127.0.0.1:$port" -quiet "$@"
+}
+
+sclient_info() { # NAME PORT ARGS...
+  local name=$1 port=$2; shift 2
+  run "$name" openssl s_client -connect "127.0.0.1:$port" "$@"
+}
+
+served_pem() { sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$W/$1.out" | sed '/-----END CERTIFICATE-----/q'; }
+
+served_subject() {
+  local pem
+  pem=$(served_pem "$1")
+  if [ -z "$pem" ]; then echo -; return; fi
+  printf '%s\n' "$pem" | openssl x509 -noout -subject -nameopt RFC2253 | sed 's/^subject=//'
+}
+
+sclient_cipher() {
+  local c
+  c=$(sed -n 's/^.*Cipher is \([^ ]*\).*$/\1/p' "$W/$1.out" | head -n 1)
+  echo "${c:--}"
+}
+
+sclient_proto() {
+  local p
+  p=$(sed -n 's/^ *Protocol *: *\([^ ]*\) *$/\1/p' "$W/$1.out" | head -n 1)
+  # no session block (TLS 1.3 without tickets): the cipher's own version,
+  # which is the protocol for a TLS 1.3 suite only
+  [ -z "$p" ] && p=$(sed -n 's/^New, \(TLSv1\.3\), Cipher is .*$/\1/p' "$W/$1.out" | head -n 1)
+  echo "${p:--}"
+}
+
+mk_envdir() { # DIR VAR=VALUE...
+  local d=$1 kv; shift
+  mkdir -p "$d"
+  for kv in "$@"; do printf '%s\n' "${kv#*=}" > "$d/${kv%%=*}"; done
+}
+
+mk_client_prog() { # FILE
+  cat > "$1" <<'EOF'
+#!/bin/sh
+# tlsclient prog (fds 6/7): env to $1, one line out, one line back into $1.reply
+env | LC_ALL=C sort > "$1.tmp" && mv -f "$1.tmp" "$1"
+printf '%s\n' "${2:-hello}" >&7
+IFS= read -r l <&6 || l='<eof>'
+printf '%s\n' "$l" > "$1.reply"
+exit 0
+EOF
+  chmod 755 "$1"
+}
+
+smtp_fixtures() {
+  SMTPD=$UCSPI_TLS_BIN/fixtures/fixture-smtpd
+  SMTPC=$UCSPI_TLS_BIN/fixtures/fixture-smtpc
+  mkdir -p "$W/spool"
+  export FIXTURE_SPOOL=$W/spool
 }

@@ -10,7 +10,6 @@
 # at exit. Sessions run side by side in two waves, to stay fast.
 # Skipped under the ASan build (valgrind and ASan do not mix).
 . "$(dirname "$0")/../lib.sh"
-. "$TESTDIR/lib-extra.sh"
 [ "$SANITIZED" = 1 ] && skip_all "UCSPI_TLS_SANITIZED=1: valgrind does not run ASan binaries"
 need_bins tlsserver tlsclient
 need_cmds valgrind tcpserver tcpclient openssl
