@@ -98,7 +98,7 @@ def cert_email():
         subprocess.run(["bash", os.path.join(TOP, "tests", "pki.sh"), tmp], check=True,
                        stdout=subprocess.DEVNULL)
         ders = {}
-        for name in ("client", "clientsan", "server", "selfclient", "ca", "rsa"):
+        for name in ("client", "clientsan", "server", "selfclient", "ca", "rsa", "bidi", "c1", "utf8", "srvonly"):
             der = subprocess.run(["openssl", "x509", "-in", os.path.join(tmp, name + ".pem"),
                                   "-outform", "DER"], check=True, stdout=subprocess.PIPE).stdout
             ders[name] = der

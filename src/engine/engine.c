@@ -222,6 +222,9 @@ static void log_done(struct engine *e, int status)
   cat_field(&sa, "cipher", envblock_get(s, len, "SSL_CIPHER"), 0);
   cat_field(&sa, "verify", envblock_get(s, len, peer_is_client ? "SSL_CLIENT_VERIFY" : "SSL_SERVER_VERIFY"), 1);
   cat_field(&sa, "subject", envblock_get(s, len, peer_is_client ? "SSL_CLIENT_S_DN" : "SSL_SERVER_S_DN"), 1);
+  /* Names the certificate holds but that were refused (too long, unsafe
+     text): the same list prog gets in SSL_PEER_CERT_REFUSED. */
+  if (envblock_get(s, len, "SSL_PEER_CERT_REFUSED")) cat_field(&sa, "refused", envblock_get(s, len, "SSL_PEER_CERT_REFUSED"), 0);
   cat_ull(&sa, "in", e->bytes_in);
   cat_ull(&sa, "out", e->bytes_out);
   tain_now(&now);
