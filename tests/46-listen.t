@@ -311,7 +311,7 @@ else
 fi
 
 RUN_TIMEOUT=5
-run uonly env TLS_UID=65534 "$TLSSERVER" -L -c "$PKI/server.pem" 127.0.0.1 4467 "$FIX/reply.sh"
+run uonly env TLS_UID=65534 "$TLSSERVER" -L -c "$PKI/combined.pem" 127.0.0.1 4467 "$FIX/reply.sh"
 is "$RC" 100 "-L with TLS_UID without TLS_GID: refused, exit 100"
 file_like "$W/uonly.err" '^tlsserver: fatal: .*TLS_GID' "-L with TLS_UID alone: says it needs TLS_GID"
 run badcert "$TLSSERVER" -L -c "$W/no-such.pem" 127.0.0.1 4467 "$FIX/reply.sh"

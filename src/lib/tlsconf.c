@@ -9,6 +9,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
 #include <skalibs/strerr.h>
+#include "pemfile.h"
 #include "tlsconf.h"
 
 extern char **environ;
@@ -229,10 +230,10 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
     strerr_dief2x(tlsconf_exit_config, "invalid cipher list: ", c->ciphers);
 
   if (c->certfile) {
-    check_readable("certificate", c->certfile);
-    check_readable("key", c->keyfile);
-    if (tls_config_set_keypair_file(cfg, c->certfile, c->keyfile) < 0)
-      die_config(cfg, "keypair", c->certfile);
+    /* Read once, split, checked, handed over as memory and wiped: libtls
+       gets the chain as the certificate and the key alone as the key. */
+    struct pemfile_error pe;
+    if (pemfile_tls_keypair(cfg, 0, c->certfile, c->keyfile, 0, &pe) < 0) strerr_dief1x(tlsconf_exit_config, pe.msg);
   }
   if (c->cafile) {
     check_readable("CA file", c->cafile);
