@@ -164,4 +164,39 @@ file_like "$W/sc.out" '^hello$' "combined CERTFILE: the session relayed data"
 wait_sessions comb 1 10
 like "$(session_exits comb | tail -n 1)" '^(0|2)$' "the combined-file session ended (0, or 2 when s_client closes without close_notify)"
 
+# tlsclient with a combined client CERTFILE (certificate and key in one file)
+cat "$PKI/client.pem" "$PKI/client.key" > "$W/clientcomb.pem"
+cat > "$W/cliprog" <<'EOF2'
+#!/bin/sh
+# tlsclient prog: its parent is the engine; one line out, one back, then
+# stay until the scan is done (bounded)
+echo "$PPID" > "$1.tmp" && mv "$1.tmp" "$1"
+printf 'hello\n' >&7
+IFS= read -r l <&6; printf '%s\n' "$l" > "$1.reply"
+i=0; while [ ! -e "$2" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+exit 0
+EOF2
+chmod 755 "$W/cliprog"
+spawn ssc openssl s_server -accept 127.0.0.1:4712 -cert "$PKI/server.pem" -key "$PKI/server.key" -CAfile "$PKI/ca.pem" \
+  -Verify 1 -naccept 1 -rev
+SSC=$SPAWN_PID
+wait_port 4712 || diag "s_server did not listen"
+CERTFILE=$W/clientcomb.pem CAFILE=$PKI/ca.pem \
+  tcpclient -RHl0 127.0.0.1 4712 "$TLSCLIENT" -h localhost "$W/cliprog" "$W/cli.pid" "$W/cliscan.done" \
+  > "$W/cli.out" 2> "$W/cli.err" &
+CLI=$!
+wait_until 10 test -s "$W/cli.pid.reply"
+ENG=$(cat "$W/cli.pid" 2>/dev/null)
+is "$(cat "$W/cli.pid.reply" 2>/dev/null)" olleh "tlsclient with a combined CERTFILE: s_server answered (it asked for the certificate: -Verify 1)"
+if [ -n "$ENG" ] && [ -d "/proc/$ENG" ] && [ -x "$PY" ] && [ "$(id -u)" = 0 ]; then
+  scan=$("$PY" "$TESTDIR/soak/memscan.py" "$ENG" "$PKI/client.key" 2>&1)
+  diag "combined client CERTFILE, key material in tlsclient's engine during the session: $scan"
+  is "$(sed -n 's/^pem \([0-9]*\) .*/\1/p' <<<"$scan")" 0 "tlsclient, combined CERTFILE: no copy of the key's PEM text in the engine"
+else
+  skip "no engine to scan (needs root and $PY)"
+fi
+touch "$W/cliscan.done"
+wait_pid "$CLI" 10; is "$?" 0 "tlsclient session: exit 0"
+wait_pid "$SSC" 5 >/dev/null
+
 done_testing
