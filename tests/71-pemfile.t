@@ -3,10 +3,11 @@
 # drives it): a combined chain+key file is split so that the certificate
 # text holds no key; cert-only, key-only, encrypted, mismatched, FIFO,
 # directory, empty, missing, oversized and garbage files each get their own
-# one-line message naming the file; a FIFO never blocks. Then tlsserver with
-# a combined CERTFILE (the qmail-tls servercert.pem): it serves, and its
-# engine's memory holds no copy of the key's PEM text during a session
-# (tests/soak/memscan.py). Expired certificates are reported with notAfter.
+# one-line message naming the file; a FIFO never blocks. Then tlsserver
+# (chained and -L) and tlsclient with a combined CERTFILE (the qmail-tls
+# servercert.pem): they serve, and the engine's memory holds no copy of the
+# key's PEM text during a session (tests/soak/memscan.py). Expired
+# certificates are reported with notAfter.
 . "$(dirname "$0")/lib.sh"
 . "$TESTDIR/lib-extra.sh"
 need_bins unit/pemcheck tlsserver
@@ -163,6 +164,30 @@ wait_pid "$SC" 10 >/dev/null
 file_like "$W/sc.out" '^hello$' "combined CERTFILE: the session relayed data"
 wait_sessions comb 1 10
 like "$(session_exits comb | tail -n 1)" '^(0|2)$' "the combined-file session ended (0, or 2 when s_client closes without close_notify)"
+
+# the same in listening mode: the connection child of tlsserver -L
+rm -f "$W/eng.pid" "$W/scan.done"
+spawn lst env CERTFILE="$PKI/combined.pem" "$TLSSERVER" -L 127.0.0.1 4713 "$W/engprog" "$W/eng.pid"
+LST=$SPAWN_PID
+wait_port 4713 || diag "listener did not start"
+{ printf 'hello\n'; for _ in $(seq 200); do [ -e "$W/scan.done" ] && break; sleep 0.05; done; } |
+  openssl s_client -connect 127.0.0.1:4713 -quiet -no_ign_eof -CAfile "$PKI/ca.pem" -verify_return_error \
+    -verify_hostname localhost > "$W/scl.out" 2> "$W/scl.err" &
+SC=$!
+at_exit "kill $SC 2>/dev/null"
+wait_until 10 test -s "$W/eng.pid"
+ENG=$(cat "$W/eng.pid" 2>/dev/null)
+if [ -n "$ENG" ] && [ -d "/proc/$ENG" ] && [ -x "$PY" ] && [ "$(id -u)" = 0 ]; then
+  scan=$("$PY" "$TESTDIR/soak/memscan.py" "$ENG" "$PKI/server.key" 2>&1)
+  diag "-L, combined CERTFILE, key material in the connection child during the session: $scan"
+  is "$(sed -n 's/^pem \([0-9]*\) .*/\1/p' <<<"$scan")" 0 "-L, combined CERTFILE: no copy of the key's PEM text in the connection child"
+else
+  skip "no connection child to scan (needs root and $PY)"
+fi
+touch "$W/scan.done"
+wait_pid "$SC" 10 >/dev/null
+file_like "$W/scl.out" '^hello$' "-L, combined CERTFILE: the session relayed data"
+stop "$LST"
 
 # tlsclient with a combined client CERTFILE (certificate and key in one file)
 cat "$PKI/client.pem" "$PKI/client.key" > "$W/clientcomb.pem"
