@@ -45,6 +45,7 @@ PROGS     := $(B)/tlsserver $(B)/tlsclient
 FIXTURES  := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtures/*.c))
 
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+UNITS     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c))
 HEADERS   := $(wildcard src/*.h src/lib/*.h src/engine/*.h src/client/*.h tests/fixtures/*.h)
 
 # Where make was called: a relative DESTDIR is relative to it, even with
@@ -56,7 +57,7 @@ PREFIX   ?=
 .PHONY: programs all test check check-long check-qmail sanitize cert cert-req bench bench-quick fuzz soak install uninstall clean deps test-tools
 programs: $(PROGS)
 # Everything the suite and the benchmark run besides the programs.
-test-tools: $(FIXTURES) $(BENCHES)
+test-tools: $(FIXTURES) $(UNITS) $(BENCHES)
 all: programs test-tools
 
 $(B)/obj/%.o: %.c $(HEADERS) version
@@ -70,6 +71,9 @@ $(B)/%: $(B)/obj/src/%.o $(B)/libucspitls.a
 $(B)/fixtures/%: $(B)/obj/tests/fixtures/%.o $(B)/libucspitls.a $(CLIENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(CLIENT_OBJ) $(B)/libucspitls.a $(LDLIBS_ALL)
+$(B)/unit/%: $(B)/obj/tests/unit/%.o $(B)/libucspitls.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libucspitls.a $(LDLIBS_ALL)
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libucspitls.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libucspitls.a $(LDLIBS_ALL) -lpthread

@@ -2,7 +2,9 @@
  * gives SSL_CLIENT_S_DN_Email / SSL_SERVER_S_DN_Email (relay by client
  * certificate compares it with control/tlsclients).
  *
- * The input is parsed with d2i_X509; for a certificate the address is
+ * The input is first taken as text: peerreport_unsafe_text() must agree
+ * with an independent UTF-8 decoder of the same rule. It is then parsed
+ * with d2i_X509; for a certificate the address is
  * extracted into exactly sized heap buffers of several lengths (ASan sees
  * any write past them). Properties, for every length:
  *  - the output is NUL-terminated inside the buffer, and the return value
@@ -11,6 +13,8 @@
  *    subject emailAddress (as UTF-8) or a complete subjectAltName
  *    rfc822Name. A value with an embedded NUL, or one that does not fit,
  *    is refused, never cut (an "a@x\0@evil" address must not read "a@x");
+ *  - it is never unsafe text: no C0/C1 control, DEL, U+2028/U+2029, bidi
+ *    control (U+061C, U+200E/F, U+202A-E, U+2066-9), no malformed UTF-8;
  *  - it is exactly what an independent reading of the certificate gives:
  *    the subject's first emailAddress when it is usable (non-empty, no NUL,
  *    fits), else the first usable rfc822Name, else nothing.
@@ -28,14 +32,50 @@
 
 int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size);
 
-/* The rule: a value that fits and holds no control byte (NUL, newline,
-   DEL, ...) is returned whole; any other value is refused, never cut. */
+/* The rule, written independently of peerreport.c: decode the value as
+   UTF-8 the long way (the first byte's leading ones give the length, the
+   shortest encoding must have been used) and refuse C0, DEL, C1, U+2028,
+   U+2029 and the Bidi_Control characters; anything that does not decode
+   is refused too. A value that fits and passes is returned whole; any
+   other value is refused, never cut. */
+static int forbidden(unsigned long u)
+{
+  static unsigned long const bad[] = { 0x7f, 0x061c, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202b,
+                                       0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069 };
+  size_t i;
+  if (u < 0x20 || (u >= 0x80 && u < 0xa0)) return 1;
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) if (u == bad[i]) return 1;
+  return 0;
+}
+
+static int safe_utf8(unsigned char const *v, int n)
+{
+  int i = 0;
+  while (i < n) {
+    int len = 0, k;
+    unsigned long u;
+    unsigned char c = v[i];
+    while (len < 8 && (c & (0x80 >> len))) len++;
+    if (len == 0) len = 1;
+    else if (len == 1 || len > 4) return 0;
+    if (i + len > n) return 0;
+    u = len == 1 ? c : (unsigned long)(c & (0xff >> (len + 1)));
+    for (k = 1; k < len; k++) {
+      if ((v[i + k] >> 6) != 2) return 0;
+      u = (u << 6) | (v[i + k] & 0x3f);
+    }
+    if ((len == 2 && u < 0x80) || (len == 3 && u < 0x800) || (len == 4 && u < 0x10000)) return 0;
+    if (u > 0x10ffff || (u >= 0xd800 && u < 0xe000)) return 0;
+    if (forbidden(u)) return 0;
+    i += len;
+  }
+  return 1;
+}
+
 static int usable(unsigned char const *v, int n, size_t len)
 {
-  int i;
   if (n <= 0 || (size_t)n >= len) return 0;
-  for (i = 0; i < n; i++) if (v[i] < 0x20 || v[i] == 0x7f) return 0;
-  return 1;
+  return safe_utf8(v, n);
 }
 
 /* The expected address for a buffer of len bytes, into want (len bytes). */
@@ -74,6 +114,8 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
   uint8_t const *p = data;
   X509 *x = d2i_X509(0, &p, (long)size);
 
+  /* The filter itself, on the raw input as text: the two readings agree. */
+  CHECK(peerreport_unsafe_text(data, size) == !safe_utf8(data, (int)size));
   if (!x) { ERR_clear_error(); return 0; }
   lens[7] = 4 * size + 2;       /* larger than any value in the input, even as UTF-8 */
   for (k = 0; k < sizeof lens / sizeof lens[0]; k++) {
@@ -85,6 +127,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
     r = peerreport_cert_email(x, b, len);
     CHECK(memchr(b, 0, len) != 0);
     CHECK(r == (b[0] != 0));
+    CHECK(!peerreport_unsafe_text((unsigned char const *)b, strlen(b)));
     model(x, want, len);
     CHECK(!strcmp(b, want));
     free(b);

@@ -98,7 +98,7 @@ def cert_email():
         subprocess.run(["bash", os.path.join(TOP, "tests", "pki.sh"), tmp], check=True,
                        stdout=subprocess.DEVNULL)
         ders = {}
-        for name in ("client", "clientsan", "server", "selfclient", "ca", "rsa"):
+        for name in ("client", "clientsan", "server", "selfclient", "ca", "rsa", "bidi", "c1", "utf8", "srvonly"):
             der = subprocess.run(["openssl", "x509", "-in", os.path.join(tmp, name + ".pem"),
                                   "-outform", "DER"], check=True, stdout=subprocess.PIPE).stdout
             ders[name] = der
@@ -118,9 +118,34 @@ def cert_email():
         shutil.rmtree(tmp)
 
 
+def pemsplit():
+    h = "pemsplit"
+    tmp = tempfile.mkdtemp(prefix="mkcorpus.")
+    try:
+        subprocess.run(["bash", os.path.join(TOP, "tests", "pki.sh"), tmp], check=True,
+                       stdout=subprocess.DEVNULL)
+        rd = lambda n: open(os.path.join(tmp, n), "rb").read()
+        put(h, "combined.pem", rd("combined.pem"))
+        put(h, "servercert.pem", rd("servercert.pem"))
+        put(h, "key-only.pem", rd("server.key"))
+        def run(*args):
+            return subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL).stdout
+        key = os.path.join(tmp, "server.key")
+        put(h, "encrypted-pkcs8.pem", run("pkey", "-in", key, "-aes128", "-passout", "pass:x"))
+        put(h, "encrypted-traditional.pem", run("ec", "-in", key, "-aes128", "-passout", "pass:x"))
+        put(h, "ecparams-and-key.pem", run("ecparam", "-name", "prime256v1", "-genkey"))
+        put(h, "nested.pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----BEGIN PRIVATE KEY-----\nBBBB\n"
+                             b"-----END PRIVATE KEY-----\n-----END CERTIFICATE-----\n")
+        put(h, "crlf-noeol.pem", b"-----BEGIN CERTIFICATE-----\r\nAAAA\r\n-----END CERTIFICATE-----")
+        put(h, "truncated.pem", rd("combined.pem")[:300])
+    finally:
+        shutil.rmtree(tmp)
+
+
 if __name__ == "__main__":
     os.chdir(TOP)
-    for f in (ctlmsg, envblock, client_reply, options_env, cert_email):
+    for f in (ctlmsg, envblock, client_reply, options_env, cert_email, pemsplit):
         d = os.path.join(OUT, f.__name__)
         if os.path.isdir(d):
             shutil.rmtree(d)

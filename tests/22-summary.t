@@ -94,7 +94,7 @@ serve cfg 4707 "$TLSSERVER" -c "$W/no-such.pem" "$FIX/reply.sh"
 sclient c-cfg 4707
 wait_sessions cfg 1 5
 S=$(summary cfg)
-like "$S" ' close=config status=96 .*reason="unable to load keypair [^"]*no-such\.pem: [^"]*No such file or directory"' \
+like "$S" ' close=config status=96 .*reason="unable to read certificate [^"]*no-such\.pem: No such file or directory"' \
   "refused configuration: close=config status=96, reason names the file and why"
 unlike "$S" ' prog=' "refused configuration: prog never ran (no prog=)"
 

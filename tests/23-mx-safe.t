@@ -33,9 +33,9 @@ is "$RC" 0 "truncated certificate on -n: swaks delivers in plaintext"
 file_like "$W/trunc.smtpd" '^start pid=[0-9]+ ctl=0 encrypted=0 avail=0$' "prog ran without SSLCTLFD"
 file_unlike "$W/c-trunc.out" 'STARTTLS' "STARTTLS is not offered"
 M=$(msg_for t1@test.example); file_like "${M:-$W/none}" '^X-Fixture-TLS: proto=- ' "the message was queued (plaintext)"
-file_like "$W/trunc.err" "^tlsserver: warning: TLS unavailable, prog runs without it: peer=127\\.0\\.0\\.1:[0-9]+ reason=unable to load keypair .*truncated\\.pem" \
+file_like "$W/trunc.err" "^tlsserver: warning: TLS unavailable, prog runs without it: peer=127\\.0\\.0\\.1:[0-9]+ reason=certificate .*truncated\\.pem is not PEM text" \
   "one warning line names the file"
-like "$(done_line "$W/trunc.err")" ' close=notls status=0 prog=0 .*reason="unable to load keypair [^"]*truncated\.pem' "summary: close=notls, prog's status, the reason"
+like "$(done_line "$W/trunc.err")" ' close=notls status=0 prog=0 .*reason="certificate [^"]*truncated\.pem is not PEM text' "summary: close=notls, prog's status, the reason"
 is "$(session_exits trunc)" 0 "the session's exit status is prog's (0)"
 file_unlike "$W/trunc.err" 'Success' "no stray ': Success' in any message"
 
@@ -58,7 +58,7 @@ FIXTURE_LOG=$W/noca.smtpd CAFILE=$W/no-such-ca.pem serve noca 2602 "$TLSSERVER" 
 run c-noca "$PY" "$W/smtpsend.py" 2602 t3@test.example
 wait_sessions noca 1 5
 is "$(cat "$W/c-noca.out" 2>/dev/null | tr '\n' ' ')" "no-starttls sent " "missing CAFILE on -n: smtplib sees no STARTTLS and delivers"
-file_like "$W/noca.err" 'warning: TLS unavailable.* reason=unable to load CA file .*no-such-ca\.pem: .*No such file or directory' "the CA file is named, with the reason"
+file_like "$W/noca.err" 'warning: TLS unavailable.* reason=unable to read CA file .*no-such-ca\.pem: No such file or directory' "the CA file is named, with the reason"
 
 # ---------------------------------------------------------------- bad cipher string from tcprules
 printf '127.0.0.1:allow,TLSCIPHERS="NO-SUCH-CIPHER"\n' | tcprules "$W/rules.cdb" "$W/rules.tmp"
@@ -116,7 +116,7 @@ file_like "$W/l-unk.rec" '^starttls result=0 err=configuration refused: usage: t
 printf 'not a certificate\n' > "$W/garbage.pem"
 late l-cert env CERTFILE="$W/garbage.pem" "$TLSCLIENT" -n
 is "$RC" 3 "garbage client certificate: prog's status"
-file_like "$W/l-cert.rec" '^starttls result=0 err=configuration refused: unable to load keypair .*garbage\.pem' "garbage client certificate: prog got the file and the reason"
+file_like "$W/l-cert.rec" '^starttls result=0 err=configuration refused: certificate .*garbage\.pem is not PEM text' "garbage client certificate: prog got the file and the reason"
 file_unlike "$W/l-cert.rec" 'Success' "no ': Success' in the reason"
 run l-noprog "$TLSCLIENT" -n
 is "$RC" 111 "late socket without a prog: 111 (deferred), not 100 (bounced)"

@@ -311,12 +311,12 @@ else
 fi
 
 RUN_TIMEOUT=5
-run uonly env TLS_UID=65534 "$TLSSERVER" -L -c "$PKI/server.pem" 127.0.0.1 4467 "$FIX/reply.sh"
+run uonly env TLS_UID=65534 "$TLSSERVER" -L -c "$PKI/combined.pem" 127.0.0.1 4467 "$FIX/reply.sh"
 is "$RC" 100 "-L with TLS_UID without TLS_GID: refused, exit 100"
 file_like "$W/uonly.err" '^tlsserver: fatal: .*TLS_GID' "-L with TLS_UID alone: says it needs TLS_GID"
 run badcert "$TLSSERVER" -L -c "$W/no-such.pem" 127.0.0.1 4467 "$FIX/reply.sh"
 is "$RC" 96 "-L with a missing certificate: refused, exit 96"
-file_like "$W/badcert.err" '^tlsserver: fatal: unable to load keypair .*no-such\.pem: .*No such file or directory' "-L with a missing certificate: names the file"
+file_like "$W/badcert.err" '^tlsserver: fatal: unable to read certificate .*no-such\.pem: No such file or directory' "-L with a missing certificate: names the file"
 RUN_TIMEOUT=30
 
 # Non-dumpable: run everything as one unprivileged uid; prog tries to read

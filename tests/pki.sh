@@ -38,6 +38,21 @@
 #   wrongclient.pem/.key      CN=wrongclient.test,emailAddress=wrong@test.example, by wrongca
 #   badkey.key                a P-256 key matching no certificate (e.g. with server.pem)
 #   all-cas.pem               ca.pem + wrongca.pem
+#   srvonly.pem/.key          CN=srvonly.test,emailAddress=srvonly@test.example, signed by
+#                             ca, EKU serverAuth only: not a client certificate
+#   cliauth.pem/.key          CN=localhost (SAN DNS:localhost, IP:127.0.0.1) signed by ca,
+#                             EKU clientAuth only: not a server certificate
+#   ipsrv.pem/.key            CN=ip.test, SAN IP:127.0.0.1 and IP:::1 only (no DNS name),
+#                             EKU serverAuth
+#   longdn.pem/.key           client cert (clientAuth) whose subject is CN=longdn.test plus
+#                             20 OU values of 60 bytes: its DN is over 1024 bytes in every form
+#   okdn.pem/.key             the same with 12 such OU values: just under 1024 bytes
+#   bidi.pem/.key             client cert, CN "bidi<U+202E>txt.test", SAN email
+#                             "bidi<U+2066>@test.example" (bidi override and isolate)
+#   c1.pem/.key               client cert, CN "c1<U+0085>line<U+2028>.test", SAN email
+#                             "c1<U+0085>@test.example" (C1 control, line separator)
+#   utf8.pem/.key             client cert, CN "M<U+00FC>ller.test" (plain non-ASCII, exported),
+#                             SAN email utf8@test.example
 #   ocsp-server.der           DER OCSP response: server.pem is "good" (signed by ca, 30 days)
 #   SERIALS                   "name serial-hex" for every certificate issued here
 #
@@ -86,6 +101,7 @@ copy_extensions = none
 commonName = supplied
 emailAddress = optional
 organizationName = optional
+organizationalUnitName = optional
 EOF
 }
 
@@ -136,6 +152,47 @@ keyUsage = critical,digitalSignature
 extendedKeyUsage = clientAuth
 authorityKeyIdentifier = keyid
 subjectAltName = email:san@test.example
+[ server_only ]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+authorityKeyIdentifier = keyid
+subjectAltName = email:copy
+[ client_only_localhost ]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+subjectAltName = DNS:localhost,IP:127.0.0.1
+[ server_ip ]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+authorityKeyIdentifier = keyid
+subjectAltName = IP:127.0.0.1,IP:::1
+[ client_plain ]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+[ client_bidi ]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+subjectAltName = email:bidi⁦@test.example
+[ client_c1 ]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+subjectAltName = email:c1@test.example
+[ client_utf8 ]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+subjectAltName = email:utf8@test.example
 [ self_client ]
 basicConstraints = CA:FALSE
 keyUsage = critical,digitalSignature
@@ -150,7 +207,7 @@ selfsign() { # name subject extsection
 
 issue() { # ca name subject extsection [extra openssl-ca args]
   local ca=$1 name=$2 subj=$3 ext=$4; shift 4
-  o req -new -key "$name.key" -subj "$subj" -out "$name.csr"
+  o req -new -utf8 -key "$name.key" -subj "$subj" -out "$name.csr"
   o ca -batch -notext -config "ca-$ca/ca.cnf" -cert "$ca.pem" -keyfile "$ca.key" \
     -extfile ext.cnf -extensions "$ext" -in "$name.csr" -out "$name.pem" "$@"
   rm -f "$name.csr"
@@ -169,7 +226,7 @@ issue ca inter "/O=ucspi-tls tests/CN=Test Intermediate CA" v3_inter
 ca_conf inter
 
 for k in server chain sni-a sni-b wild client clientsan revoked selfclient expired \
-         wrongserver wrongclient badkey; do
+         wrongserver wrongclient badkey srvonly cliauth ipsrv longdn okdn bidi c1 utf8; do
   eckey "$k.key"
 done
 rsakey rsa.key
@@ -187,6 +244,15 @@ issue ca expired     "/CN=localhost"                                   server_lo
       -startdate 20200101000000Z -enddate 20200201000000Z
 issue wrongca wrongserver "/CN=localhost"                              server_localhost
 issue wrongca wrongclient "/CN=wrongclient.test/emailAddress=wrong@test.example" client_email
+issue ca srvonly     "/CN=srvonly.test/emailAddress=srvonly@test.example" server_only
+issue ca cliauth     "/CN=localhost"                                   client_only_localhost
+issue ca ipsrv       "/CN=ip.test"                                     server_ip
+ou60=$(printf 'u%.0s' $(seq 60))
+issue ca longdn      "/CN=longdn.test$(for i in $(seq 20); do printf '/OU=%02d%s' "$i" "${ou60:2}"; done)" client_plain
+issue ca okdn        "/CN=okdn.test$(for i in $(seq 12); do printf '/OU=%02d%s' "$i" "${ou60:2}"; done)" client_plain
+issue ca bidi        "/CN=bidi$(printf '\342\200\256')txt.test"               client_bidi
+issue ca c1          "/CN=c1$(printf '\302\205')line$(printf '\342\200\250').test"  client_c1
+issue ca utf8        "/CN=M$(printf '\303\274')ller.test"                 client_utf8
 selfsign selfclient  "/CN=self.test/emailAddress=self@test.example"    self_client
 
 o ca -batch -config ca-ca/ca.cnf -cert ca.pem -keyfile ca.key -revoke revoked.pem -crl_reason keyCompromise
@@ -215,6 +281,12 @@ v -CAfile ca.pem -crl_check -CRLfile crl.pem client.pem
 ! v -CAfile ca.pem wrongserver.pem
 v -CAfile wrongca.pem wrongserver.pem
 ! v -CAfile ca.pem selfclient.pem
+v -CAfile ca.pem -purpose sslserver ipsrv.pem
+! v -CAfile ca.pem -purpose sslclient srvonly.pem
+! v -CAfile ca.pem -purpose sslserver cliauth.pem
+v -CAfile ca.pem -purpose sslclient longdn.pem
+[ "$("$OPENSSL" x509 -in longdn.pem -noout -subject -nameopt RFC2253 | wc -c)" -gt 1040 ]
+[ "$("$OPENSSL" x509 -in okdn.pem -noout -subject -nameopt RFC2253 | wc -c)" -lt 1000 ]
 pub() { "$OPENSSL" pkey -in "$1" -pubout 2>/dev/null; }
 xpub() { "$OPENSSL" x509 -in "$1" -noout -pubkey 2>/dev/null; }
 [ "$(pub server.key)" = "$(xpub server.pem)" ]

@@ -102,6 +102,7 @@ static int tls_setup(struct tlsconf const *c, struct tlsctx *t, struct tlsctx co
   privsep_nodump();
   if (preloaded) *t = *preloaded;
   else if (tlsctx_load(t, c, r) < 0) return -1;
+  else if (t->warning.text[0]) strerr_warnw1x(t->warning.text);
   if (!c->is_server && !late && tlsctx_client_ready(t, c, 0, 1, r) < 0) return -1;
   /* A configured server context holds the key as OpenSSL needs it: the PEM
      text the configuration read goes now. A client reads its keypair when

@@ -143,6 +143,7 @@ void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char 
      until prog's exec: none of them may be read through /proc or ptrace. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (tlsctx_load(&pre, conf, &r) < 0) strerr_dief1x(r.code, r.text);
+  if (pre.warning.text[0]) strerr_warnw1x(pre.warning.text);
   if (conf->verbosity >= 1) strerr_warni4x("listening on ", ip, " port ", port);
 
   for (;;) {
@@ -167,6 +168,7 @@ void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char 
             tlsctx_free(&pre);
             pre = fresh;
             log_reload(conf, 0);
+            if (pre.warning.text[0]) strerr_warnw1x(pre.warning.text);
           }
         } else {
           if (conf->verbosity >= 1) strerr_warni1x("exiting: current connections continue");

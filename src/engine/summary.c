@@ -122,6 +122,9 @@ void summary_log(struct summary const *s, struct tlsconf const *c, int status, i
     && cat_field(&sa, "cipher", envblock_get(b, len, "SSL_CIPHER"), 0)
     && cat_field(&sa, "verify", envblock_get(b, len, peer_is_client ? "SSL_CLIENT_VERIFY" : "SSL_SERVER_VERIFY"), 1)
     && cat_field(&sa, "subject", envblock_get(b, len, peer_is_client ? "SSL_CLIENT_S_DN" : "SSL_SERVER_S_DN"), 1)
+    /* Names the certificate holds but that were refused (too long, unsafe
+       text): the same list prog gets in SSL_PEER_CERT_REFUSED. */
+    && (!envblock_get(b, len, "SSL_PEER_CERT_REFUSED") || cat_field(&sa, "refused", envblock_get(b, len, "SSL_PEER_CERT_REFUSED"), 0))
     && cat_uint(&sa, "in", s->bytes_in)
     && cat_uint(&sa, "out", s->bytes_out)
     && cat_time(&sa, &s->start)

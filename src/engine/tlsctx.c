@@ -10,6 +10,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/djbunix.h>
 #include "exitcodes.h"
+#include "pemfile.h"
 #include "tlsctx.h"
 
 extern char **environ;
@@ -23,7 +24,52 @@ static int refuse_tls(struct reason *r, struct tls_config *cfg, char const *what
   return -1;
 }
 
-static int add_sni_keypairs(struct tls_config *cfg, struct reason *r)
+/* The chain and its key, read safely once (a FIFO cannot block, only a
+   regular file is read), split so that the key never travels as part of
+   the "certificate", handed to libtls as memory, our copies wiped. A
+   certificate out of its validity period is still served (the peer
+   decides), but said in t->warning. */
+static int load_keypair(struct tlsctx *t, int add, char const *certfile, char const *keyfile, struct reason *r)
+{
+  struct pemfile_error pe;
+  struct pemfile_validity v;
+  if (pemfile_tls_keypair(t->cfg, add, certfile, keyfile, &v, &pe) < 0) {
+    reason_set(r, pe.code == PEMFILE_ENOMEM ? EXIT_TEMP : EXIT_CONFIG, pe.msg, 0, 0, 0);
+    return -1;
+  }
+  if (v.state == PEMFILE_EXPIRED && !t->warning.text[0])
+    reason_set(&t->warning, 0, "certificate ", certfile, " expired on ", v.notafter);
+  else if (v.state == PEMFILE_NOT_YET_VALID && !t->warning.text[0])
+    reason_set(&t->warning, 0, "certificate ", certfile, " is not valid before ", v.notbefore);
+  return 0;
+}
+
+/* A file libtls would read by name, read by us instead (no FIFO can
+   block, nothing but a regular file), for tls_config_set_*_mem. */
+static int slurp_file(char const *what, char const *file, stralloc *sa, struct reason *r)
+{
+  struct pemfile_error pe;
+  if (pemfile_read(what, file, PEMFILE_MAX, sa, &pe) < 0) {
+    reason_set(r, pe.code == PEMFILE_ENOMEM ? EXIT_TEMP : EXIT_CONFIG, pe.msg, 0, 0, 0);
+    return -1;
+  }
+  return 0;
+}
+
+static int load_mem(struct tls_config *cfg, int (*set)(struct tls_config *, uint8_t const *, size_t),
+                    char const *what, char const *file, struct reason *r)
+{
+  stralloc sa = STRALLOC_ZERO;
+  int ret = slurp_file(what, file, &sa, r);
+  if (!ret && (*set)(cfg, (uint8_t const *)sa.s, sa.len) < 0) {
+    reason_tls(r, EXIT_CONFIG, "unable to load", file, tls_config_error(cfg));
+    ret = -1;
+  }
+  stralloc_free(&sa);
+  return ret;
+}
+
+static int add_sni_keypairs(struct tlsctx *t, struct reason *r)
 {
   char **e;
   for (e = environ; *e; e++) {
@@ -41,23 +87,29 @@ static int add_sni_keypairs(struct tls_config *cfg, struct reason *r)
     keyvar[8 + namelen] = 0;
     keyfile = getenv(keyvar);
     if (!keyfile || !*keyfile) keyfile = eq + 1;
-    if (tls_config_add_keypair_file(cfg, eq + 1, keyfile) < 0) return refuse_tls(r, cfg, "unable to load keypair", eq + 1);
+    if (load_keypair(t, 1, eq + 1, keyfile, r) < 0) return -1;
   }
   return 0;
 }
 
 /* libtls staples whatever the file holds, and every client that asks for
    the status then fails: refuse a file that is not an OCSP response. */
-static int check_ocsp_response(char const *file, struct reason *r)
+static int load_ocsp_response(struct tls_config *cfg, char const *file, struct reason *r)
 {
-  BIO *bio = BIO_new_file(file, "rb");
-  OCSP_RESPONSE *resp = bio ? d2i_OCSP_RESPONSE_bio(bio, 0) : 0;
-  BIO_free(bio);
+  stralloc sa = STRALLOC_ZERO;
+  unsigned char const *p;
+  OCSP_RESPONSE *resp;
+  int ret = -1;
+  if (slurp_file("OCSP response", file, &sa, r) < 0) return -1;
+  p = (unsigned char const *)sa.s;
+  resp = d2i_OCSP_RESPONSE(0, &p, (long)sa.len);
   ERR_clear_error();
-  if (resp) { OCSP_RESPONSE_free(resp); return 0; }
-  if (!bio) reason_sys(r, EXIT_CONFIG, "unable to read OCSP response ", file, 0);
-  else reason_set(r, EXIT_CONFIG, "unable to use OCSP response ", file, ": not a DER OCSP response", 0);
-  return -1;
+  if (!resp) reason_set(r, EXIT_CONFIG, "unable to use OCSP response ", file, ": not a DER OCSP response", 0);
+  else if (tls_config_set_ocsp_staple_mem(cfg, (uint8_t const *)sa.s, sa.len) < 0) refuse_tls(r, cfg, "unable to load OCSP response", file);
+  else ret = 0;
+  OCSP_RESPONSE_free(resp);
+  stralloc_free(&sa);
+  return ret;
 }
 
 char const *tlsctx_system_ca_dir(void)
@@ -129,7 +181,7 @@ static int load_ticket_keys(struct tls_config *cfg, char const *file, struct rea
   unsigned int nkeys = 0, i;
   size_t pos = 0;
   int ret = -1;
-  if (!openslurpclose(&sa, file)) { reason_sys(r, EXIT_CONFIG, "unable to read ticket key file ", file, 0); return -1; }
+  if (slurp_file("ticket key file", file, &sa, r) < 0) return -1;
   while (pos < sa.len) {
     char const *line = sa.s + pos;
     size_t len = 0;
@@ -158,8 +210,7 @@ static int load_ticket_keys(struct tls_config *cfg, char const *file, struct rea
  end:
   explicit_bzero(key, sizeof key);
   explicit_bzero(sid, sizeof sid);
-  if (sa.s) explicit_bzero(sa.s, sa.a);
-  stralloc_free(&sa);
+  pemfile_wipe(&sa);
   return ret;
 }
 
@@ -174,11 +225,8 @@ static int load_server(struct tlsctx *t, struct tlsconf const *c, struct reason 
 {
   struct tls_config *cfg = t->cfg;
   if (!c->certfile) { reason_set(r, EXIT_CONFIG, "no certificate: set CERTFILE or use -c", 0, 0, 0); return -1; }
-  if (add_sni_keypairs(cfg, r) < 0) return -1;
-  if (c->ocspfile) {
-    if (check_ocsp_response(c->ocspfile, r) < 0) return -1;
-    if (tls_config_set_ocsp_staple_file(cfg, c->ocspfile) < 0) return refuse_tls(r, cfg, "unable to load OCSP response", c->ocspfile);
-  }
+  if (add_sni_keypairs(t, r) < 0) return -1;
+  if (c->ocspfile && load_ocsp_response(cfg, c->ocspfile, r) < 0) return -1;
   if (c->ticketkeyfile) { if (load_ticket_keys(cfg, c->ticketkeyfile, r) < 0) return -1; }
   /* Without shared keys a ticket could only come back to this very
      process, which is gone after the connection: send none. */
@@ -217,16 +265,13 @@ int tlsctx_load(struct tlsctx *t, struct tlsconf const *c, struct reason *r)
   if (!cfg) { reason_set(r, EXIT_TEMP, "unable to allocate a libtls configuration", 0, 0, 0); return -1; }
   if (set_protocols(cfg, c->protocols) < 0) { reason_set(r, EXIT_CONFIG, "invalid protocol list: ", c->protocols, 0, 0); goto err; }
   if (tls_config_set_ciphers(cfg, c->ciphers) < 0) { reason_set(r, EXIT_CONFIG, "invalid cipher list: ", c->ciphers, 0, 0); goto err; }
-  if (c->certfile && tls_config_set_keypair_file(cfg, c->certfile, c->keyfile) < 0) {
-    refuse_tls(r, cfg, "unable to load keypair", c->certfile);
-    goto err;
-  }
-  if (c->cafile && tls_config_set_ca_file(cfg, c->cafile) < 0) { refuse_tls(r, cfg, "unable to load CA file", c->cafile); goto err; }
+  if (c->certfile && load_keypair(t, 0, c->certfile, c->keyfile, r) < 0) goto err;
+  if (c->cafile && load_mem(cfg, &tls_config_set_ca_mem, "CA file", c->cafile, r) < 0) goto err;
   if (c->cadir) {
     if (access(c->cadir, R_OK | X_OK) < 0) { reason_sys(r, EXIT_CONFIG, "unable to use CA directory ", c->cadir, 0); goto err; }
     if (tls_config_set_ca_path(cfg, c->cadir) < 0) { refuse_tls(r, cfg, "unable to use CA directory", c->cadir); goto err; }
   }
-  if (c->crlfile && tls_config_set_crl_file(cfg, c->crlfile) < 0) { refuse_tls(r, cfg, "unable to load CRL file", c->crlfile); goto err; }
+  if (c->crlfile && load_mem(cfg, &tls_config_set_crl_mem, "CRL file", c->crlfile, r) < 0) goto err;
   if (c->is_server) { if (load_server(t, c, r) < 0) goto err; }
   else if (c->insecure) {
     tls_config_insecure_noverifycert(cfg);

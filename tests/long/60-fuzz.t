@@ -13,11 +13,11 @@ have pkg-config || skip_all "pkg-config not installed"
 
 FB=$W/build-fuzz
 secs=${FUZZ_TEST_SECONDS:-5}
-HARNESSES="ctlmsg envblock client_reply cert_email options_env"
+HARNESSES="ctlmsg envblock client_reply cert_email options_env pemsplit"
 
-# The run itself is bounded: 5 harnesses x secs, plus building; never more
+# The run itself is bounded: 6 harnesses x secs, plus building; never more
 # than a generous wall-clock limit.
-limit=$(( 5 * (secs + 20) + 120 ))
+limit=$(( 6 * (secs + 20) + 120 ))
 FUZZ_BUILD=$FB FUZZ_SECONDS=$secs FUZZ_STRICT=0 ASAN_OPTIONS='' UBSAN_OPTIONS='' \
   timeout -k 5 "$limit" sh "$TOP/fuzz/run" >"$W/fuzz.out" 2>"$W/fuzz.err"
 rc=$?
