@@ -91,4 +91,10 @@ is "$RC" 100 "unknown set: exit 100"
 sets=$(sed -n '/^demo_pkgs="/,/"$/p' "$DEPS" | tr -d '"' | sed 's/^demo_pkgs=//' | tr -s ' \n' '  ')
 unlike "$sets" 'postfix|valgrind|gnutls-bin|stunnel4|clang' "the demo set installs no Postfix and no test-only packages"
 
+# -- the README names every package of both sets
+tests=$(sed -n '/^test_pkgs="/,/"$/p' "$DEPS" | tr -d '"' | sed 's/^test_pkgs=//; s/\$demo_pkgs//' | tr -s ' \n' '  ')
+miss=
+for p in $sets $tests; do grep -q "\`$p\`" "$TOP/README.md" || miss="$miss $p"; done
+is "$miss" "" "README.md lists every package package/deps installs"
+
 done_testing
