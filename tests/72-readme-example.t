@@ -4,8 +4,10 @@
 # command line (tcpserver as root, tlsserver -n -u/-g of the user tlsd,
 # setuidgid qmaild qmail-smtpd) serves STARTTLS to openssl s_client, which
 # verifies the certificate. Only /var/qmail is replaced by a private
-# directory, and qmail-smtpd by $QMAIL_SMTPD when set, else by the
-# fixture smtpd (both switch with UCSPI-TLS). The users tlsd and qmaild (and
+# directory (with QMAIL_SMTPD and QMAIL_HOME set: QMAIL_HOME, with a private
+# directory bind-mounted over it, holding the patched qmail-smtpd as
+# bin/qmail-smtpd), else qmail-smtpd is the fixture smtpd (both switch with
+# UCSPI-TLS). The users tlsd and qmaild (and
 # the group nofiles) are added when missing, in copies of /etc/passwd and
 # /etc/group bind-mounted in this test's mount namespace only.
 # Also: the previous README line (everything as qmaild with the root:600
@@ -40,27 +42,39 @@ readme_block() { # FIRST-LINE-ERE: the code block that holds it, without the fen
     END { if (hit) printf "%s", buf }' "$TOP/README.md"
 }
 Q=$W/qmail
-mkdir -p "$Q/control" "$Q/bin" "$W/log"; chmod 777 "$W/log"
+mkdir -p "$Q/control" "$Q/bin" "$W/log"; chmod 777 "$W/log"; chmod 755 "$Q" "$Q/control" "$Q/bin"
+if [ -n "${QMAIL_SMTPD:-}" ] && [ -n "${QMAIL_HOME:-}" ] && [ -d "$QMAIL_HOME" ]; then
+  # the real patched qmail-smtpd, in the home it was built for
+  mount --bind "$Q" "$QMAIL_HOME" || skip_all "cannot bind-mount over QMAIL_HOME=$QMAIL_HOME"
+  at_exit "umount -l '$QMAIL_HOME'"
+  cp "$QMAIL_SMTPD" "$Q/bin/qmail-smtpd"
+  echo mail.example.com > "$Q/control/me"
+  echo example.com > "$Q/control/rcpthosts"
+  QP=$QMAIL_HOME; REAL=1
+else
+  QP=$Q; REAL=
+fi
 certline=$(readme_block '^make cert CERT_CN=' | grep '^make cert CERT_CN=')
 cmd=$(readme_block 'tcpserver -v -R 0 25' | grep -v '^useradd ')
 isnt "$certline" "" "README: the make cert line found"
 like "$cmd" 'tcpserver -v -R 0 25' "README: the port 25 command found"
-if [ -n "${QMAIL_SMTPD:-}" ]; then SMTPD=$QMAIL_SMTPD; else SMTPD=$UCSPI_TLS_BIN/fixtures/fixture-smtpd; fi
+if [ -n "$REAL" ]; then SMTPD=$QP/bin/qmail-smtpd; else SMTPD=$UCSPI_TLS_BIN/fixtures/fixture-smtpd; fi
 export FIXTURE_LOG=$W/log/smtpd.log
-certline=${certline//\/var\/qmail/$Q}
+certline=${certline//\/var\/qmail/$QP}
 cmd=${cmd//\/var\/qmail\/bin\/qmail-smtpd/$SMTPD}
-cmd=${cmd//\/var\/qmail/$Q}
+cmd=${cmd//\/var\/qmail/$QP}
 cmd=${cmd//tcpserver -v -R 0 25/tcpserver -v -RHl0 0 25}     # no DNS in this namespace
 note "running: $certline"
 note "running: $cmd"
 
 ( cd "$TOP" && PATH=$(dirname "$TLSSERVER"):$PATH eval "$certline" ) >"$W/cert.out" 2>&1
 is "$?" 0 "README: make cert ran" || diag_file "$W/cert.out"
-CERT=$Q/control/servercert.pem
+CERT=$QP/control/servercert.pem
 is "$(stat -c '%U:%G %a' "$CERT")" "root:root 600" "the certificate file is root:root 600"
 
 # tlsserver in PATH, as after make install
 PATH=$(dirname "$TLSSERVER"):$PATH spawn readme bash -c "$cmd"
+README_PID=$SPAWN_PID
 ok "the README's tcpserver listens on 25" wait_port 25
 
 starttls() { # NAME: s_client STARTTLS, verifying the certificate and its name
@@ -74,12 +88,23 @@ starttls sc1
 is "$RC" 0 "s_client: STARTTLS and verification succeeded" || { diag_file "$W/sc1.out"; diag_file "$W/readme.err"; }
 file_like "$W/sc1.out" '^250 ' "s_client: the smtpd answered EHLO inside TLS"
 file_unlike "$W/readme.err" 'unable to read|Permission denied' "no permission problem in the log"
-if [ -z "${QMAIL_SMTPD:-}" ]; then
+if [ -z "$REAL" ]; then
   wait_until 5 grep -q '^end ' "$FIXTURE_LOG"
   file_like "$FIXTURE_LOG" '^starttls mode=Y result=1 err=-$' "the smtpd switched to TLS with UCSPI-TLS"
   is "$(stat -c %U "$FIXTURE_LOG")" qmaild "the smtpd ran as qmaild"
 fi
-stop "$SPAWN_PID"
+# who runs what, during an open session: the engine as tlsd, the smtpd as qmaild
+fifo_open hold 'EHLO client.example
+'
+spawn hold bash -c "exec openssl s_client -connect 127.0.0.1:25 -starttls smtp -crlf -quiet <'$W/hold.fifo'"
+HOLD=$SPAWN_PID
+engine_user() { ps -C tlsserver -o user= | grep -qx tlsd; }
+ok "during a session the engine (tlsserver) runs as tlsd" wait_until 5 engine_user
+smtpd_user() { ps -C "$(basename "$SMTPD")" -o user= | grep -qx qmaild; }
+ok "during a session the smtpd runs as qmaild" wait_until 5 smtpd_user
+fifo_close
+stop "$HOLD"
+stop "$README_PID"
 wait_port_closed 25
 
 # -- before: the previous README line, everything as qmaild, key root:600
