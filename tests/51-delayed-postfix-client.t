@@ -9,9 +9,11 @@
 # the message.
 . "$(dirname "$0")/lib.sh"
 . "$TESTDIR/qmail/qmail-lib.sh"          # pf_start, pf_delivered
+. "$TESTDIR/postfix-setup.sh"            # pf_prepare: installed or unpacked Postfix
 need_bins tlsserver fixtures/fixture-smtpd
-need_cmds tcpserver postfix swaks
+need_cmds tcpserver swaks
 need_root   # postfix starts as root and drops to its own users
+pf_prepare || skip_all "no usable Postfix: $PF_WHY"
 pki_setup
 
 SMTPD=$UCSPI_TLS_BIN/fixtures/fixture-smtpd
@@ -25,7 +27,7 @@ serve srvbad 2601 "$TLSSERVER" -n -c "$PKI/server.pem" -k "$PKI/server.key" "$SM
 
 PF=$W/pf
 cp "$PKI/client.pem" "$W/pfclient.pem"; cp "$PKI/client.key" "$W/pfclient.key"
-pf_start "$PF" "127.0.0.1:2587 inet n - n - - smtpd -o smtpd_tls_security_level=none" "
+pf_start "$PF" "127.0.0.1:2587 inet n - n - - smtpd -o smtpd_tls_security_level=none" "$PF_MAIN
 transport_maps = inline:{ out.example=smtp:[127.0.0.1]:2600, bad.example=smtp:[127.0.0.1]:2601 }
 smtp_tls_security_level = encrypt
 smtp_tls_policy_maps = inline:{ {[127.0.0.1]:2600 = verify match=localhost}, {[127.0.0.1]:2601 = verify match=wrong.example} }

@@ -9,6 +9,7 @@
 # and a server name mismatch.
 . "$(dirname "$0")/lib.sh"
 . "$TESTDIR/qmail/qmail-lib.sh"          # pf_start, pf_delivered
+. "$TESTDIR/postfix-setup.sh"            # pf_prepare: installed or unpacked Postfix
 need_bins tlsclient fixtures/fixture-smtpc
 need_cmds tcpclient
 pki_setup
@@ -17,9 +18,9 @@ SMTPC=$UCSPI_TLS_BIN/fixtures/fixture-smtpc
 TC=(tcpclient -RHl0 -T 5)
 
 # ---------------------------------------------------------------- Postfix
-if is_root && have postfix; then
+if is_root && pf_prepare; then
   PF=$W/pf
-  if pf_start "$PF" "127.0.0.1:25 inet n - n - - smtpd" "" && wait_port 25; then
+  if pf_start "$PF" "127.0.0.1:25 inet n - n - - smtpd" "$PF_MAIN" && wait_port 25; then
     # -- Y, verification on (CA file), EHLO STARTTLS EHLO MAIL RCPT DATA QUIT
     run pf1 "${TC[@]}" 127.0.0.1 25 "$TLSCLIENT" -n -h localhost -a "$PKI/ca.pem" \
       "$SMTPC" -o "$W/pf1.rec" -t pf1@test.example -r
@@ -89,7 +90,7 @@ if is_root && have postfix; then
     skip_n 32 "private Postfix did not start"
   fi
 else
-  skip_n 32 "postfix not installed, or not real root (postfix starts as root)"
+  skip_n 32 "no usable Postfix (or not real root: postfix starts as root): ${PF_WHY:-}"
 fi
 
 # ---------------------------------------------------------------- aiosmtpd

@@ -13,7 +13,6 @@
 #  - unsafe text (C1 controls, U+2028, bidi override/isolate) in CN and e-mail
 #    is refused; plain non-ASCII text is exported.
 . "$(dirname "$0")/lib.sh"
-. "$TESTDIR/lib-extra.sh"
 need_bins tlsserver tlsclient
 need_cmds tcpserver tcpclient openssl
 pki_setup

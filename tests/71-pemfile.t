@@ -9,7 +9,6 @@
 # key's PEM text during a session (tests/soak/memscan.py). Expired
 # certificates are reported with notAfter.
 . "$(dirname "$0")/lib.sh"
-. "$TESTDIR/lib-extra.sh"
 need_bins unit/pemcheck tlsserver
 need_cmds openssl tcpserver
 pki_setup
