@@ -44,4 +44,14 @@ refuse ticketkeys-bad 96 '^tlsserver: fatal: ticket key file .*tk: each key must
 { openssl rand -hex 48; openssl rand -hex 48; } >"$W/tk2"
 TLS_TICKETKEYFILE="$W/tk2" "$TLSSERVER" -K 200 -c "$PKI/server.pem" -k "$PKI/server.key" true </dev/null >/dev/null 2>"$W/tk2.err"
 like "$?" '^97$' "ticket key file with two keys: accepted (the handshake then fails on /dev/null: 97)"
+# tlsserver -t: the configuration checked as a session would load it, nothing run
+run t-ok "$TLSSERVER" -t -c "$PKI/server.pem" -k "$PKI/server.key"
+is "$RC" 0 "tlsserver -t with a good configuration: exit 0"
+is "$(cat "$W/t-ok.err")" "tlsserver: info: configuration ok" "tlsserver -t: says so in one line"
+run t-bad "$TLSSERVER" -t -C NO-SUCH-CIPHER -c "$PKI/server.pem" -k "$PKI/server.key"
+is "$RC" 96 "tlsserver -t with a bad cipher string: exit 96"
+is "$(cat "$W/t-bad.err")" "tlsserver: fatal: invalid cipher list: NO-SUCH-CIPHER" "tlsserver -t: the one line names the string"
+run t-n "$TLSSERVER" -t -n -c "$W/no-such.pem"
+is "$RC" 96 "tlsserver -t -n: a broken file fails (no degrading to plaintext in a check)"
+
 done_testing
