@@ -126,9 +126,9 @@ soak: deps
 	sh tests/soak/run
 
 install: programs
-	B=$(B) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) CALLDIR=$(CALLDIR) sh package/install
+	B=$(B) PROGS="$(notdir $(PROGS))" PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" CALLDIR="$(CALLDIR)" sh package/install
 uninstall:
-	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) CALLDIR=$(CALLDIR) sh package/install -u
+	PROGS="$(notdir $(PROGS))" PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" CALLDIR="$(CALLDIR)" sh package/install -u
 
 clean:
 	rm -rf build build-asan build-fuzz build-static
