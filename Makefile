@@ -18,7 +18,7 @@ WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno
 TLS_CFLAGS := $(shell $(PKG) --cflags libtls 2>/dev/null)
 TLS_LIBS   := $(shell $(PKG) --libs libtls 2>/dev/null || echo -ltls)
 CFLAGS_ALL = -std=c99 -D_GNU_SOURCE $(OPT) $(WARN) $(SANITIZE) -Isrc -Isrc/lib -Isrc/engine $(TLS_CFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(TLS_LIBS) -lcrypto -lskarnet $(LDLIBS)
+LDLIBS_ALL = $(TLS_LIBS) -lssl -lcrypto -lskarnet $(LDLIBS)
 LDFLAGS_ALL = $(SANITIZE) $(LDFLAGS)
 # make STATIC=1: link libtls, OpenSSL and skalibs (and libc) statically.
 # Measured (doc/performance.md): about 2 ms less CPU per connection in

@@ -220,6 +220,7 @@ static void log_done(struct engine *e, int status)
   cat_field(&sa, "sni", envblock_get(s, len, "SSL_TLS_SNI_SERVERNAME"), 0);
   cat_field(&sa, "proto", envblock_get(s, len, "SSL_PROTOCOL"), 0);
   cat_field(&sa, "cipher", envblock_get(s, len, "SSL_CIPHER"), 0);
+  cat_field(&sa, "resumed", !envblock_get(s, len, "SSL_SESSION_RESUMED") ? 0 : strcmp(envblock_get(s, len, "SSL_SESSION_RESUMED"), "Resumed") ? "no" : "yes", 0);
   cat_field(&sa, "verify", envblock_get(s, len, peer_is_client ? "SSL_CLIENT_VERIFY" : "SSL_SERVER_VERIFY"), 1);
   cat_field(&sa, "subject", envblock_get(s, len, peer_is_client ? "SSL_CLIENT_S_DN" : "SSL_SERVER_S_DN"), 1);
   cat_ull(&sa, "in", e->bytes_in);

@@ -1,9 +1,13 @@
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <skalibs/iopause.h>
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include "engine.h"
+#include "sesscache.h"
+#include "tickets.h"
 
 /* A tlsclient session is configured when the server name and trust anchors
    are known: at start, or when a late socket brought its own. */
@@ -40,6 +44,21 @@ static int client_configure(struct engine *e)
   return 0;
 }
 
+/* TLS_SESSIONCACHE: sessions are offered only under the trust settings
+   they were made under. */
+static void client_cache_args(struct engine *e, struct sesscache_args *a, char const *name)
+{
+  static char trust[2200];
+  struct tlsconf const *c = e->conf;
+  char const *cafile = e->late_socket && e->late.cafile[0] ? e->late.cafile : c->cafile;
+  if (tickets_lifetime(getenv("TLS_TICKETLIFETIME"), &a->lifetime) < 0) a->lifetime = TICKETS_LIFETIME_DEFAULT;
+  snprintf(trust, sizeof trust, "verify=%d cafile=%s cadir=%s", e->libtls_verified, cafile ? cafile : "", c->cadir ? c->cadir : "");
+  a->dir = getenv("TLS_SESSIONCACHE");
+  a->servername = name;
+  a->trust = trust;
+  a->netfd = e->net.rfd;
+}
+
 int engine_handshake(struct engine *e)
 {
   struct tlsconf const *c = e->conf;
@@ -59,9 +78,12 @@ int engine_handshake(struct engine *e)
     }
   } else {
     char const *name = e->late_socket ? e->late.host : c->servername;
+    struct sesscache_args cache;
     if (client_configure(e) < 0) return EXIT_HANDSHAKE;
-    if (tls_connect_cbs(e->ctx, &netio_read_cb, &netio_write_cb, &e->net, name) < 0) {
-      engine_set_failure(e, tls_error(e->ctx));
+    client_cache_args(e, &cache, name);
+    char const *why;
+    if (sesscache_connect(e->ctx, &netio_read_cb, &netio_write_cb, &e->net, &cache, &why) < 0) {
+      engine_set_failure(e, why);
       return EXIT_HANDSHAKE;
     }
     e->tls = e->ctx;

@@ -20,6 +20,7 @@
 #include <skalibs/types.h>
 #include "engine.h"
 #include "accessrules.h"
+#include "tickets.h"
 
 union sockaddr_any {
   struct sockaddr sa;
@@ -84,8 +85,10 @@ static void apply_client_settings(struct engine_prebuilt *pb, struct tlsconf con
     changed = 1;
   }
   if (changed) {
+    char const *why;
     pb->ctx = tls_server();
-    if (!pb->ctx || tls_configure(pb->ctx, pb->cfg) < 0) strerr_dief1x(EXIT_CONFIG, "unable to configure the per-client settings");
+    if (!pb->ctx) strerr_dief1x(EXIT_TEMP, "unable to allocate a TLS context");
+    if (tickets_configure(pb->ctx, pb->cfg, tlsconf_tickets, &why) < 0) strerr_dief2x(EXIT_CONFIG, "unable to configure the per-client settings: ", why);
   }
 }
 

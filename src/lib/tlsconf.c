@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <skalibs/strerr.h>
 #include "tlsconf.h"
+#include "tickets.h"
 
 extern char **environ;
 
@@ -17,7 +18,7 @@ int tlsconf_exit_config = 96;
 
 char const *const tlsconf_private_vars[] = {
   "CERTFILE", "KEYFILE", "CAFILE", "CADIR", "CRLFILE",
-  "TLS_UID", "TLS_GID", "TLS_CHROOT", "TLS_TICKETKEYFILE", "TLS_OCSPFILE", 0
+  "TLS_UID", "TLS_GID", "TLS_CHROOT", "TLS_TICKETKEYFILE", "TLS_OCSPFILE", "TLS_SESSIONCACHE", 0
 };
 
 void tlsconf_init(struct tlsconf *c, int is_server)
@@ -163,49 +164,28 @@ X509_STORE *tlsconf_report_store(char const *cafile, char const *cadir, char con
   return 0;
 }
 
-/* The ticket key file: one key per line, 96 hex digits (48 bytes), oldest
-   first; the last line encrypts new tickets, every line still decrypts.
-   Every engine reads it when it starts, so replacing the file (write a new
-   one, rename it over the old) rotates keys without a restart. */
-static int hexval(char ch)
-{
-  if (ch >= '0' && ch <= '9') return ch - '0';
-  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-  return -1;
-}
+struct tickets *tlsconf_tickets = 0;
 
-static void load_ticket_keys(struct tls_config *cfg, char const *file)
+/* The ticket key file (src/lib/tickets.h). The scope keeps a session made
+   under one client certificate policy from resuming under another. */
+static void load_ticket_keys(struct tlsconf const *c)
 {
-  unsigned char key[TLS_TICKET_KEY_SIZE], sid[32];
-  char line[256];
-  unsigned int nkeys = 0, i;
-  FILE *f;
+  char const *file = c->ticketkeyfile, *life = getenv("TLS_TICKETLIFETIME"), *why;
+  unsigned int lifetime;
+  char scope[2100];
+  struct tickets *t;
+  if (tickets_lifetime(life, &lifetime) < 0)
+    strerr_dief2x(tlsconf_exit_config, "invalid TLS_TICKETLIFETIME (seconds, 1 to 604800): ", life);
   check_readable("ticket key file", file);
-  f = fopen(file, "r");
-  if (!f) strerr_dief3sys(tlsconf_exit_config, "unable to open ticket key file ", file, "");
-  while (fgets(line, sizeof line, f)) {
-    size_t len = strcspn(line, "\r\n");
-    uint32_t keyrev;
-    if (!len || line[0] == '#') continue;
-    if (len != 2 * TLS_TICKET_KEY_SIZE) strerr_dief3x(tlsconf_exit_config, "ticket key file ", file, ": each key must be 96 hex digits");
-    for (i = 0; i < TLS_TICKET_KEY_SIZE; i++) {
-      int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
-      if (hi < 0 || lo < 0) strerr_dief3x(tlsconf_exit_config, "ticket key file ", file, ": not hexadecimal");
-      key[i] = (unsigned char)(hi << 4 | lo);
-    }
-    /* The revision names the key inside tickets: derived from the key, so
-       every host holding the same file agrees on it. */
-    keyrev = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
-    if (tls_config_add_ticket_key(cfg, keyrev, key, sizeof key) < 0) die_config(cfg, "ticket key", file);
-    if (!nkeys++) memcpy(sid, key + 16, sizeof sid);
+  snprintf(scope, sizeof scope, "clientcert=%d cafile=%s cadir=%s", c->clientcert,
+           c->cafile ? c->cafile : "", c->cadir ? c->cadir : "");
+  t = tickets_load(file, lifetime, scope, &why);
+  if (!t) {
+    if (errno) strerr_dief4sys(tlsconf_exit_config, why, " ticket key file ", file, "");
+    strerr_dief4x(tlsconf_exit_config, "ticket key file ", file, ": ", why);
   }
-  fclose(f);
-  if (!nkeys) strerr_dief3x(tlsconf_exit_config, "ticket key file ", file, " holds no key");
-  /* A session id context common to all hosts sharing the file. */
-  if (tls_config_set_session_id(cfg, sid, sizeof sid) < 0) die_config(cfg, "session id", file);
-  if (tls_config_set_session_lifetime(cfg, 7200) < 0) die_config(cfg, "session lifetime", file);
-  explicit_bzero(key, sizeof key);
+  tickets_release(tlsconf_tickets);
+  tlsconf_tickets = t;
 }
 
 int tlsconf_set_protocols(struct tls_config *cfg, char const *list)
@@ -259,10 +239,7 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
       check_ocsp_response(c->ocspfile);
       if (tls_config_set_ocsp_staple_file(cfg, c->ocspfile) < 0) die_config(cfg, "OCSP response", c->ocspfile);
     }
-    if (c->ticketkeyfile) load_ticket_keys(cfg, c->ticketkeyfile);
-    /* Without shared keys a ticket could only come back to this very
-       process, which is gone after the connection: send none. */
-    else tls_config_set_session_lifetime(cfg, 0);
+    if (c->ticketkeyfile) load_ticket_keys(c);
     tls_config_prefer_ciphers_server(cfg);
     if (c->clientcert == CLIENTCERT_REQUIRED) {
       if (!c->cafile && !c->cadir) strerr_dief1x(100, "-Y needs CAFILE or CADIR to verify client certificates");
@@ -277,9 +254,10 @@ struct tls_config *tlsconf_build(struct tlsconf const *c, struct tls **ctx, X509
     }
     *ctx = tls_server();
     if (!*ctx) strerr_dief1x(111, "unable to allocate a TLS context");
-    if (tls_configure(*ctx, cfg) < 0) {
-      char const *e = tls_error(*ctx);
-      strerr_dief2x(tlsconf_exit_config, "unable to use certificate and key: ", e ? e : "unknown error");
+    {
+      char const *e;
+      if (tickets_configure(*ctx, cfg, tlsconf_tickets, &e) < 0)
+        strerr_dief2x(tlsconf_exit_config, "unable to use certificate and key: ", e);
     }
   } else {
     if (c->insecure) {

@@ -37,6 +37,11 @@ extern void tlsconf_from_env(struct tlsconf *);
    SSL_*_VERIFY when libtls itself does not verify (NULL when it does). */
 extern struct tls_config *tlsconf_build(struct tlsconf const *, struct tls **ctx, X509_STORE **report);
 
+/* tlsserver: the ticket keys tlsconf_build loaded last (NULL: no key
+   file), for every later tickets_configure (per-client contexts of -L). */
+struct tickets;
+extern struct tickets *tlsconf_tickets;
+
 /* Parse a libtls protocol string ("tlsv1.2,tlsv1.3") into cfg. 0 ok, -1 not
    a valid list. */
 extern int tlsconf_set_protocols(struct tls_config *, char const *list);
