@@ -110,7 +110,9 @@ static SSL_SESSION *entry_read(void)
   }
   if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_mode & 077
       || st.st_size <= 0 || st.st_size > ENTRY_MAX) {
-    strerr_warnw3x("session cache entry ", entry, " refused: not a regular file of ours, mode 600");
+    char msg[96];
+    snprintf(msg, sizeof msg, " refused: it must be a regular file owned by uid %u, mode 600: not resuming", (unsigned int)geteuid());
+    strerr_warnw3x("session cache entry ", entry, msg);
     goto end;
   }
   size = (size_t)st.st_size;
