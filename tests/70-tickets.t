@@ -6,7 +6,8 @@
 #   * prog's SSL_SESSION_RESUMED and the done line's resumed= agree with
 #     the client; gnutls-cli --resume resumes
 #   * rotation: a ticket made under an older key still resumes (and is
-#     renewed under the newest); a key removed from the file resumes nothing
+#     renewed under the newest); a key removed from the file resumes nothing,
+#     in chained mode (the file is read per connection) and in -L (SIGHUP)
 #   * no key file: no ticket at all (TLS 1.3 used to get two useless ones)
 #   * a bad TLS_TICKETLIFETIME and a key file that is not a regular file
 #     are refused with one line
@@ -106,6 +107,20 @@ done
 # a session from a chained engine resumes in the listener: the same file
 sc l-x 4702 -sess_in "$W/c13.sess"
 is "$(reused l-x)" Resumed "a chained engine's TLS 1.3 ticket resumes in -L (same key file)"
+
+# SIGHUP reloads the key file: a removed key stops resuming, the new one works
+LPID=$SPAWN_PID
+sc l-h1 4702 -sess_out "$W/lh.sess"
+printf '%s\n' "$K3" > "$W/keys.new"; mv -f "$W/keys.new" "$W/keys"
+kill -HUP "$LPID"
+wait_until 5 grep -q 'configuration reloaded' "$W/lst.err"
+file_like "$W/lst.err" 'configuration reloaded' "-L: SIGHUP reloaded the configuration"
+sc l-h2 4702 -sess_in "$W/lh.sess"
+is "$(reused l-h2)" Initial "-L after SIGHUP: a ticket under a removed key is not resumed"
+sc l-h3 4702 -sess_out "$W/lh3.sess"
+sc l-h4 4702 -sess_in "$W/lh3.sess"
+is "$(reused l-h4)" Resumed "-L after SIGHUP: a ticket under the new key resumes"
+printf '%s\n%s\n' "$K1" "$K2" > "$W/keys"
 
 # ------------------------------------------------------------- SNI context
 spawn sni env TLS_TICKETKEYFILE="$W/keys" \

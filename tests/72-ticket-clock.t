@@ -4,8 +4,7 @@
 # clock moved three hours forward between connections (past the two-hour
 # ticket lifetime). Every handshake still succeeds, TLS 1.3 and 1.2; a
 # ticket issued before the jump is not resumed (it expired), one issued
-# after it is. Chained engines and SIGHUP reloads are covered in
-# 70-tickets.t.
+# after it is. Chained engines and SIGHUP rotation: 70-tickets.t.
 . "$(dirname "$0")/lib.sh"
 need_bins tlsserver
 need_cmds openssl
