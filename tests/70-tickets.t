@@ -134,6 +134,35 @@ sni_sc sni-2 -sess_in "$W/sni.sess"
 is "$RC" 0 "SNI name: the second session works"
 is "$(reused sni-2)" Resumed "SNI name: resumed"
 
+# per-client settings from -x rules make a context per connection: it
+# resumes too
+if have tcprules; then
+  printf '127.0.0.1:allow,TLSCIPHERS="ECDHE+CHACHA20"\n:allow\n' | tcprules "$W/rules.cdb" "$W/rules.tmp"
+  spawn pcl env TLS_TICKETKEYFILE="$W/keys" "${SRV[@]}" -L -x "$W/rules.cdb" 127.0.0.1 4707 "$FIX/reply.sh"
+  wait_port 4707
+  sc pc-1 4707 -sess_out "$W/pc.sess" -tls1_2
+  sc pc-2 4707 -sess_in "$W/pc.sess" -tls1_2
+  file_like "$W/pc-2.out" 'Cipher is ECDHE-ECDSA-CHACHA20-POLY1305' "-x rule: the per-client cipher list applied"
+  is "$(reused pc-2)" Resumed "-x rule: the per-client context resumes"
+else skip_n 2 "tcprules not installed"; fi
+
+# ------------------------------------------------------------- scope
+# The session-id context: the key file's name and the client certificate
+# settings. A session does not cross into a service that asks for client
+# certificates, nor into one that names another file (same keys).
+TLS_TICKETKEYFILE=$W/keys serve cc-srv 4705 "${SRV[@]}" -a "$PKI/ca.pem" "$FIX/reply.sh"
+sc cc-1 4705 -sess_in "$W/c12.sess" -tls1_2
+is "$RC" 0 "another client certificate policy: the session works"
+is "$(reused cc-1)" Initial "another client certificate policy: not resumed"
+sc cc-2 4705 -sess_out "$W/cc.sess"
+sc cc-3 4705 -sess_in "$W/cc.sess"
+is "$(reused cc-3)" Resumed "a service asking for client certificates resumes its own sessions"
+cp "$W/keys" "$W/keys-copy"
+TLS_TICKETKEYFILE=$W/keys-copy serve cp-srv 4706 "${SRV[@]}" "$FIX/reply.sh"
+sc cp-1 4706 -sess_in "$W/c13.sess"
+is "$(reused cp-1)" Initial "the same keys under another file name: not resumed"
+is "$(reused c13-2)" Resumed "(while the same file name on another engine was)"
+
 # ------------------------------------------------------------- no key file
 serve nk-srv 4704 "${SRV[@]}" "$FIX/reply.sh"
 sc nk13 4704 -sess_out "$W/nk13.sess"

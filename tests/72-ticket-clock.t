@@ -42,6 +42,21 @@ for v in 13 12; do
   sc "e$v" -sess_in "$W/d$v.sess" "${pa[@]}"
   is "$(reused "e$v")" Resumed "TLS 1.${v#1}, clock +3 h: a fresh ticket resumes"
 done
+# TLS_TICKETLIFETIME=14400: a ticket is still good three hours later
+printf '+0\n' > "$W/clock2"
+spawn lst2 env LD_PRELOAD="$FT" FAKETIME_TIMESTAMP_FILE="$W/clock2" FAKETIME_NO_CACHE=1 TLS_TICKETLIFETIME=14400 \
+  TLS_TICKETKEYFILE="$W/keys" "$TLSSERVER" -L -c "$PKI/server.pem" -k "$PKI/server.key" 127.0.0.1 4721 "$FIX/reply.sh"
+wait_port 4721 || bail_out "listener did not start"
+sc2() { run_in "$W/ping" "$1" openssl s_client -connect 127.0.0.1:4721 -servername localhost \
+  -CAfile "$PKI/ca.pem" -verify_return_error -ign_eof "${@:2}"; }
+sc2 f13 -sess_out "$W/f13.sess"
+sc2 f12 -sess_out "$W/f12.sess" -tls1_2
+printf '+3h\n' > "$W/clock2"
+sc2 g13 -sess_in "$W/f13.sess"
+is "$(reused g13)" Resumed "TLS_TICKETLIFETIME=14400, TLS 1.3: resumed three hours later"
+sc2 g12 -sess_in "$W/f12.sess" -tls1_2
+is "$(reused g12)" Resumed "TLS_TICKETLIFETIME=14400, TLS 1.2: resumed three hours later"
+
 file_unlike "$W/lst.err" 'fatal' "the listener logged no fatal line"
 like "$(grep -c 'resumed=yes' "$W/lst.err")" '^4$' "four resumed sessions in the listener's log"
 done_testing

@@ -5,7 +5,8 @@
 #     file): the second delivery logs a reused session, TLS 1.3 and 1.2;
 #     the fixture's SSL_SESSION_RESUMED and the engine's resumed= agree
 #   * tlsclient -n (two separate processes, TLS_SESSIONCACHE) into
-#     Postfix's smtpd: the second session is resumed, TLS 1.3 and 1.2
+#     Postfix's smtpd: the second session is resumed, TLS 1.3 and 1.2, with
+#     descriptors from tcpclient and with a late socket (qmail-remote's way)
 . "$(dirname "$0")/lib.sh"
 . "$TESTDIR/qmail/qmail-lib.sh"          # pf_start, pf_delivered
 need_bins tlsserver tlsclient fixtures/fixture-smtpd fixtures/fixture-smtpc
@@ -72,7 +73,17 @@ for v in 13 12; do
   is "$(logfield "$W/c$v-2.err" resumed)" yes "TLS 1.${v#1}: the second tlsclient resumed it"
   file_like "$W/c$v-2.rec" '^env SSL_SESSION_RESUMED=Resumed$' "TLS 1.${v#1}: the program's Y reply says Resumed"
 done
-wait_until 10 sh -c "[ \$(grep -c 'status=sent' '$PF/maillog') -ge 8 ]"
-like "$(grep -c 'to=<c1[23][12]@test.example>.*status=sent' "$PF/maillog")" '^4$' "Postfix stored the four messages tlsclient sent"
+# the qmail-remote way: late socket (the program connects, then hands the
+# socket over), stderr on /dev/null; the Y reply tells
+mkdir -m 700 "$W/cache2"
+for n in 1 2; do
+  run "late-$n" env TLS_SESSIONCACHE="$W/cache2" "$TLSCLIENT" -n "$SMTPC" -c 127.0.0.1:25 -h localhost -a "$PKI/ca.pem" \
+    -o "$W/late-$n.rec" -t "late$n@test.example" -r
+  is "$RC" 0 "late socket, process $n: exit 0"
+done
+file_like "$W/late-1.rec" '^env SSL_SESSION_RESUMED=Initial$' "late socket: the first session is Initial"
+file_like "$W/late-2.rec" '^env SSL_SESSION_RESUMED=Resumed$' "late socket: a second tlsclient resumed it"
+wait_until 10 sh -c "[ \$(grep -c 'status=sent' '$PF/maillog') -ge 10 ]"
+like "$(grep -c 'to=<\(c1[23][12]\|late[12]\)@test.example>.*status=sent' "$PF/maillog")" '^6$' "Postfix stored the six messages tlsclient sent"
 
 done_testing
