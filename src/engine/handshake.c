@@ -79,9 +79,9 @@ int engine_handshake(struct engine *e)
   } else {
     char const *name = e->late_socket ? e->late.host : c->servername;
     struct sesscache_args cache;
+    char const *why;
     if (client_configure(e) < 0) return EXIT_HANDSHAKE;
     client_cache_args(e, &cache, name);
-    char const *why;
     if (sesscache_connect(e->ctx, &netio_read_cb, &netio_write_cb, &e->net, &cache, &why) < 0) {
       engine_set_failure(e, why);
       return EXIT_HANDSHAKE;
