@@ -3,14 +3,18 @@
  * Client modes (measure a TLS server on 127.0.0.1):
  *   tlsbench hs     -p port [-n conc] [-t secs]        full handshakes/s (connect, handshake, close)
  *   tlsbench lat    -p port [-t secs]                  handshake + 16-byte echo, sequential: rate, p50, p99
- *   tlsbench resume -p port [-t secs]                  the same with a session file: rate, share resumed
+ *   tlsbench resume -p port [-t secs] [-P pid]         the same with a session file (TLS 1.2): rate, share
+ *                                                      resumed, server CPU per connection
+ *   (lat -2: TLS 1.2 only, the full handshakes to compare resume with)
  *   tlsbench bulk   -p port -d up|down -b bytes [-P pid]   one connection, MiB/s, server CPU s/GiB
  *   tlsbench mem    -p port [-n sessions] [-P pid]     idle sessions: RSS / private kB per session
- *   tlsbench spawn  [-t secs] [-x] -- cmd args...      run cmd sequentially: runs/s, p50, p99
+ *   tlsbench spawn  [-t secs] [-x] -- cmd args...      run cmd sequentially: runs/s, p50, p99, CPU ms
+ *                                                      per run (cmd and its children)
  *                                                      (-x: count any exit code as a run)
  * Server mode (the in-process limit):
  *   tlsbench server -p port -c cert -k key -m echo|sink|source [-F]
- *     one process, a thread per connection (-F: fork per connection, no exec)
+ *     one process, a thread per connection (-F: fork per connection, no exec);
+ *     session tickets from $TLS_TICKETKEYFILE when set (src/lib/tickets.h)
  * Applications behind other servers (plaintext on 0/1, or 6/7 with -6):
  *   tlsbench sink | source        bulk protocol, server side
  *   tlsbench pbulk -d up|down -b bytes -6   bulk protocol, client side (under tlsclient)
@@ -45,6 +49,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <tls.h>
+#include "tickets.h"
 
 #define CHUNK 16384
 #define MAXSAMPLES 200000
@@ -61,6 +66,7 @@ static int nsess = 200;
 static const char *certfile, *keyfile;
 static const char *appmode = "echo";
 static int forkmode;
+static int tls12only;     /* lat -2 */
 static int fd67;
 static int anyexit;
 
@@ -382,6 +388,7 @@ static struct tls_config *client_config(int sessionfd)
     if (tls_config_set_session_fd(c, sessionfd) < 0) die("session fd: %s", tls_config_error(c));
     tls_config_set_protocols(c, TLS_PROTOCOL_TLSv1_2);
   }
+  if (tls12only) tls_config_set_protocols(c, TLS_PROTOCOL_TLSv1_2);
   return c;
 }
 
@@ -715,6 +722,9 @@ static void do_spawn(char **argv)
   long n = 0, err = 0, tries;
   double t0 = now(), deadline = t0 + secs, t1;
   int devnull = open("/dev/null", O_RDWR);
+  struct rusage ru0, ru1;
+  double cpu;
+  getrusage(RUSAGE_CHILDREN, &ru0);
   for (tries = 0; tries < maxcount && n < MAXSAMPLES && now() < deadline; tries++) {
     double a = now();
     int st;
@@ -730,9 +740,13 @@ static void do_spawn(char **argv)
     else err++;
   }
   t1 = now();
+  getrusage(RUSAGE_CHILDREN, &ru1);
+  cpu = (double)(ru1.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_utime.tv_sec - ru0.ru_stime.tv_sec)
+      + (double)(ru1.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_utime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
   qsort(lat, (size_t)n, sizeof lat[0], cmpd);
   printf("rate %.1f\nok %ld\nerrors %ld\np50_ms %.3f\np99_ms %.3f\n", n / (t1 - t0), n, err,
          pct(lat, n, 0.50) * 1e3, pct(lat, n, 0.99) * 1e3);
+  if (n + err) printf("cpu_ms_per_conn %.3f\n", cpu * 1e3 / (double)(n + err));
 }
 
 /* ---------- the in-process server ---------- */
@@ -807,9 +821,17 @@ static void do_server(void)
   if (tls_config_set_keypair_file(cfg, certfile, keyfile) < 0) die("keypair: %s", tls_config_error(cfg));
   for (i = 0; i < (long)sizeof sid; i++) sid[i] = (unsigned char)(getpid() >> (i % 4));
   tls_config_set_session_id(cfg, sid, sizeof sid);
-  tls_config_set_session_lifetime(cfg, 600);
   srv = tls_server();
-  if (!srv || tls_configure(srv, cfg) < 0) die("tls_configure: %s", srv ? tls_error(srv) : "no memory");
+  if (!srv) die("tls_server: no memory");
+  {
+    /* libtls's own tickets do not work over OpenSSL 3: the same keys and
+       callback as tlsserver, or none. */
+    char const *kf = getenv("TLS_TICKETKEYFILE"), *why;
+    struct tickets *tk = 0;
+    if (kf && *kf && !(tk = tickets_load(kf, 600, "", &why))) die("ticket key file %s: %s", kf, why);
+    if (tickets_configure(srv, cfg, tk, &why) < 0) die("tls_configure: %s", why);
+    tickets_release(tk);
+  }
   lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (lfd < 0) die("socket: %s", strerror(errno));
   setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -878,7 +900,7 @@ int main(int argc, char **argv)
   mode = argv[1];
   argv++;
   argc--;
-  while ((opt = getopt(argc, argv, "+a:p:n:t:N:d:b:P:c:k:m:F6x")) != -1) {
+  while ((opt = getopt(argc, argv, "+a:p:n:t:N:d:b:P:c:k:m:F6x2")) != -1) {
     switch (opt) {
       case 'a': addr = optarg; break;
       case 'p': port = atoi(optarg); break;
@@ -892,6 +914,7 @@ int main(int argc, char **argv)
       case 'k': keyfile = optarg; break;
       case 'm': appmode = optarg; break;
       case 'F': forkmode = 1; break;
+      case '2': tls12only = 1; break;
       case '6': fd67 = 1; break;
       case 'x': anyexit = 1; break;
       default: usage();

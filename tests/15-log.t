@@ -25,7 +25,7 @@ only_prefixed() {
   bad=$(grep -av -E "^(tcpserver|$2): " "$1")
   if [ -z "$bad" ]; then pass "$3"; else fail "$3" "unprefixed lines:" "$(printf '%s\n' "$bad" | head -n 5)"; fi
 }
-FMT='^tlsserver: info: done peer=127\.0\.0\.1:[0-9]+ sni=[^ ]+ proto=[^ ]+ cipher=[^ ]+ verify=("[^"]*"|[^ ]+) subject=("[^"]*"|[^ ]+) in=[0-9]+ out=[0-9]+ time=[0-9]+\.[0-9]{3} close=(clean|unclean|idle|error|declined) status=[0-9]+( |$)'
+FMT='^tlsserver: info: done peer=127\.0\.0\.1:[0-9]+ sni=[^ ]+ proto=[^ ]+ cipher=[^ ]+ resumed=(yes|no|-) verify=("[^"]*"|[^ ]+) subject=("[^"]*"|[^ ]+) in=[0-9]+ out=[0-9]+ time=[0-9]+\.[0-9]{3} close=(clean|unclean|idle|error|declined) status=[0-9]+( |$)'
 
 # 1. default verbosity, three sessions, prog sleeps 0.3 s before answering
 serve v1 4490 "${SRV[@]}" sh -c 'IFS= read -r l; sleep 0.3; echo "got $l"'

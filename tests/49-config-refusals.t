@@ -38,7 +38,7 @@ refuse maxconn-without-listening 100 '^tlsserver: fatal: -x and -m work only wit
   "$TLSSERVER" -m 5 -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
 refuse cadir-missing 96 '^tlsserver: fatal: unable to use CA directory .*nodir: No such file or directory$' \
   "$TLSSERVER" -A "$W/nodir" -c "$PKI/server.pem" -k "$PKI/server.key" touch "$W/ran"
-refuse ticketkeys-bad 96 '^tlsserver: fatal: ticket key file .*tk: each key must be 96 hex digits$' \
+refuse ticketkeys-bad 96 '^tlsserver: fatal: ticket key file .*tk: line 1: each key must be 96 hex digits$' \
   sh -c 'echo abc >"$1"; TLS_TICKETKEYFILE="$1" exec "$2" -c "$3" -k "$4" touch "$5"' x "$W/tk" "$TLSSERVER" "$PKI/server.pem" "$PKI/server.key" "$W/ran"
 # a well-formed ticket key file is accepted (the session itself is covered elsewhere)
 { openssl rand -hex 48; openssl rand -hex 48; } >"$W/tk2"

@@ -24,6 +24,7 @@
 #include "prog.h"
 #include "relay.h"
 #include "summary.h"
+#include "tickets.h"
 
 extern char **environ;
 
@@ -133,6 +134,24 @@ static void session_report(struct tlsconf const *c, struct tlsctx *t, struct tls
   stralloc_free(&d);
 }
 
+/* tlsclient's session cache: sessions are offered only to the same server
+   name and port, and under the trust settings they were made under. */
+static void client_cache(struct tlsconf const *c, struct tlsctx const *t, char const *name, char const *cafile,
+                         int netfd, struct sesscache_args *a, stralloc *trust)
+{
+  char v[2] = { (char)('0' + !!t->libtls_verifies), 0 };
+  if (!cafile) cafile = c->cafile;
+  trust->len = 0;
+  if (!stralloc_cats(trust, "verify=") || !stralloc_cats(trust, v)
+      || !stralloc_cats(trust, " cafile=") || !stralloc_cats(trust, cafile ? cafile : "")
+      || !stralloc_cats(trust, " cadir=") || !stralloc_cats(trust, c->cadir ? c->cadir : "") || !stralloc_0(trust)) die_nomem();
+  if (tickets_lifetime(c->ticketlifetime, &a->lifetime) < 0) a->lifetime = TICKETS_LIFETIME_DEFAULT;
+  a->dir = c->sessioncache;
+  a->servername = name;
+  a->trust = trust->s;
+  a->netfd = netfd;
+}
+
 static int handshake_exit_kind(struct reason const *r)
 {
   return r->code == EXIT_HANDSHAKE_TIMEOUT ? CLOSE_HANDSHAKE_TIMEOUT : CLOSE_HANDSHAKE;
@@ -222,7 +241,8 @@ static void run_immediate(struct tlsconf const *c, char const *const *argv, stru
   struct tls *conn = 0;
   struct netio net;
   struct reason r;
-  stralloc block = STRALLOC_ZERO;
+  struct sesscache_args cache;
+  stralloc block = STRALLOC_ZERO, trust = STRALLOC_ZERO;
   tain deadline;
   int netr, netw, rc;
 
@@ -238,8 +258,9 @@ static void run_immediate(struct tlsconf const *c, char const *const *argv, stru
 
   netio_init(&net, netr, netw);
   deadline_in(&deadline, c->handshake_ms);
+  if (!c->is_server) client_cache(c, &t, c->servername, 0, netr, &cache, &trust);
   if ((c->is_server ? handshake_server(t.ctx, &conn, &net, &deadline, &r)
-                    : handshake_client(conn = t.ctx, c->servername, &net, &deadline, &r)) < 0)
+                    : handshake_client(conn = t.ctx, &cache, &net, &deadline, &r)) < 0)
     refuse(&s, c, &p, handshake_exit_kind(&r), &r, "fatal", handshake_what(&r));
   session_report(c, &t, conn, c->is_server ? 0 : c->servername, &s);
 
@@ -274,7 +295,8 @@ static void run_delayed(struct tlsconf const *c, char const *const *argv, struct
   struct tls *conn = 0;
   struct netio net;
   struct reason r;
-  stralloc block = STRALLOC_ZERO;
+  struct sesscache_args cache;
+  stralloc block = STRALLOC_ZERO, trust = STRALLOC_ZERO;
   tain deadline;
   int netr, netw, ctl[2], sock;
   enum control_cmd cmd;
@@ -326,8 +348,9 @@ static void run_delayed(struct tlsconf const *c, char const *const *argv, struct
 
   netio_init(&net, netr, netw);
   deadline_in(&deadline, c->handshake_ms);
+  if (!c->is_server) client_cache(c, &t, c->servername, 0, netr, &cache, &trust);
   if ((c->is_server ? handshake_server(t.ctx, &conn, &net, &deadline, &r)
-                    : handshake_client(conn = t.ctx, c->servername, &net, &deadline, &r)) < 0) {
+                    : handshake_client(conn = t.ctx, &cache, &net, &deadline, &r)) < 0) {
     summary_end(&s, handshake_exit_kind(&r), &r);
     summary_log_failure(&s, "warning", handshake_what(&r));
     if (cmd == CONTROL_TLS_REPLY && envblock_add(&block, "SSL_ERROR", r.text)) control_send(ctl[0], block.s, block.len);
@@ -366,7 +389,8 @@ static void run_late_socket(struct tlsconf const *c, char const *const *argv, st
   struct tlsctx t = TLSCTX_ZERO;
   struct netio net;
   struct reason r, refused = { 0, "" };
-  stralloc block = STRALLOC_ZERO;
+  struct sesscache_args cache;
+  stralloc block = STRALLOC_ZERO, trust = STRALLOC_ZERO;
   tain deadline;
   int ctl[2], sock, devnull;
   enum control_cmd cmd;
@@ -414,7 +438,8 @@ static void run_late_socket(struct tlsconf const *c, char const *const *argv, st
     summary_end(&s, CLOSE_CONFIG, &r);
   else {
     deadline_in(&deadline, c->handshake_ms);
-    if (handshake_client(t.ctx, late.host, &net, &deadline, &r) < 0) summary_end(&s, handshake_exit_kind(&r), &r);
+    client_cache(c, &t, late.host, late.cafile[0] ? late.cafile : 0, sock, &cache, &trust);
+    if (handshake_client(t.ctx, &cache, &net, &deadline, &r) < 0) summary_end(&s, handshake_exit_kind(&r), &r);
   }
   if (s.close != CLOSE_NONE) {
     if (cmd == CONTROL_TLS_REPLY && envblock_add(&block, "SSL_ERROR", r.text)) control_send(ctl[0], block.s, block.len);

@@ -46,10 +46,11 @@ int handshake_server(struct tls *ctx, struct tls **tls, struct netio *net, tain 
   return run(*tls, net, deadline, r);
 }
 
-int handshake_client(struct tls *ctx, char const *servername, struct netio *net, tain const *deadline, struct reason *r)
+int handshake_client(struct tls *ctx, struct sesscache_args const *cache, struct netio *net, tain const *deadline, struct reason *r)
 {
-  if (tls_connect_cbs(ctx, &netio_read_cb, &netio_write_cb, net, servername) < 0) {
-    handshake_reason(r, EXIT_HANDSHAKE, net, tls_error(ctx));
+  char const *why;
+  if (sesscache_connect(ctx, &netio_read_cb, &netio_write_cb, net, cache, &why) < 0) {
+    handshake_reason(r, EXIT_HANDSHAKE, net, why);
     return -1;
   }
   return run(ctx, net, deadline, r);

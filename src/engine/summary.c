@@ -120,6 +120,8 @@ void summary_log(struct summary const *s, struct tlsconf const *c, int status, i
     && cat_field(&sa, "sni", envblock_get(b, len, "SSL_TLS_SNI_SERVERNAME"), 0)
     && cat_field(&sa, "proto", envblock_get(b, len, "SSL_PROTOCOL"), 0)
     && cat_field(&sa, "cipher", envblock_get(b, len, "SSL_CIPHER"), 0)
+    && cat_field(&sa, "resumed", !envblock_get(b, len, "SSL_SESSION_RESUMED") ? 0
+                 : strcmp(envblock_get(b, len, "SSL_SESSION_RESUMED"), "Resumed") ? "no" : "yes", 0)
     && cat_field(&sa, "verify", envblock_get(b, len, peer_is_client ? "SSL_CLIENT_VERIFY" : "SSL_SERVER_VERIFY"), 1)
     && cat_field(&sa, "subject", envblock_get(b, len, peer_is_client ? "SSL_CLIENT_S_DN" : "SSL_SERVER_S_DN"), 1)
     /* Names the certificate holds but that were refused (too long, unsafe

@@ -11,6 +11,7 @@
 #include <skalibs/djbunix.h>
 #include "exitcodes.h"
 #include "pemfile.h"
+#include "tickets.h"
 #include "tlsctx.h"
 
 extern char **environ;
@@ -162,56 +163,32 @@ X509_STORE *tlsctx_report_store(char const *cafile, char const *cadir, char cons
   return 0;
 }
 
-/* The ticket key file: one key per line, 96 hex digits (48 bytes), oldest
-   first; the last line encrypts new tickets, every line still decrypts.
-   Every engine reads it when it starts, so replacing the file (write a new
-   one, rename it over the old) rotates keys without a restart. */
-static int hexval(char ch)
+/* The ticket key file (src/lib/tickets.h). The scope keeps a session made
+   under one client certificate policy from resuming under another. */
+static int load_ticket_keys(struct tlsctx *t, struct tlsconf const *c, struct reason *r)
 {
-  if (ch >= '0' && ch <= '9') return ch - '0';
-  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-  return -1;
-}
-
-static int load_ticket_keys(struct tls_config *cfg, char const *file, struct reason *r)
-{
-  unsigned char key[TLS_TICKET_KEY_SIZE], sid[32];
-  stralloc sa = STRALLOC_ZERO;
-  unsigned int nkeys = 0, i;
-  size_t pos = 0;
-  int ret = -1;
-  if (slurp_file("ticket key file", file, &sa, r) < 0) return -1;
-  while (pos < sa.len) {
-    char const *line = sa.s + pos;
-    size_t len = 0;
-    uint32_t keyrev;
-    while (pos + len < sa.len && line[len] != '\n') len++;
-    pos += len + 1;
-    if (len && line[len - 1] == '\r') len--;
-    if (!len || line[0] == '#') continue;
-    if (len != 2 * TLS_TICKET_KEY_SIZE) { reason_set(r, EXIT_CONFIG, "ticket key file ", file, ": each key must be 96 hex digits", 0); goto end; }
-    for (i = 0; i < TLS_TICKET_KEY_SIZE; i++) {
-      int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
-      if (hi < 0 || lo < 0) { reason_set(r, EXIT_CONFIG, "ticket key file ", file, ": not hexadecimal", 0); goto end; }
-      key[i] = (unsigned char)(hi << 4 | lo);
-    }
-    /* The revision names the key inside tickets: derived from the key, so
-       every host holding the same file agrees on it. */
-    keyrev = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
-    if (tls_config_add_ticket_key(cfg, keyrev, key, sizeof key) < 0) { refuse_tls(r, cfg, "unable to use ticket key file", file); goto end; }
-    if (!nkeys++) memcpy(sid, key + 16, sizeof sid);
+  char const *why;
+  unsigned int lifetime;
+  stralloc scope = STRALLOC_ZERO;
+  char mode[2] = { (char)('0' + (c->clientcert < 0 ? 0 : c->clientcert)), 0 };
+  if (tickets_lifetime(c->ticketlifetime, &lifetime) < 0) {
+    reason_set(r, EXIT_CONFIG, "invalid TLS_TICKETLIFETIME (seconds, 1 to 604800): ", c->ticketlifetime, 0, 0);
+    return -1;
   }
-  if (!nkeys) { reason_set(r, EXIT_CONFIG, "ticket key file ", file, " holds no key", 0); goto end; }
-  /* A session id context common to all hosts sharing the file. */
-  if (tls_config_set_session_id(cfg, sid, sizeof sid) < 0
-      || tls_config_set_session_lifetime(cfg, 7200) < 0) { refuse_tls(r, cfg, "unable to use ticket key file", file); goto end; }
-  ret = 0;
- end:
-  explicit_bzero(key, sizeof key);
-  explicit_bzero(sid, sizeof sid);
-  pemfile_wipe(&sa);
-  return ret;
+  if (!stralloc_cats(&scope, "clientcert=") || !stralloc_cats(&scope, mode)
+      || !stralloc_cats(&scope, " cafile=") || !stralloc_cats(&scope, c->cafile ? c->cafile : "")
+      || !stralloc_cats(&scope, " cadir=") || !stralloc_cats(&scope, c->cadir ? c->cadir : "") || !stralloc_0(&scope)) {
+    reason_set(r, EXIT_TEMP, "out of memory", 0, 0, 0);
+    stralloc_free(&scope);
+    return -1;
+  }
+  errno = 0;
+  t->tickets = tickets_load(c->ticketkeyfile, lifetime, scope.s, &why);
+  stralloc_free(&scope);
+  if (t->tickets) return 0;
+  if (errno) reason_sys(r, EXIT_CONFIG, why, " ticket key file ", c->ticketkeyfile);
+  else reason_set(r, EXIT_CONFIG, "ticket key file ", c->ticketkeyfile, ": ", why);
+  return -1;
 }
 
 static int set_protocols(struct tls_config *cfg, char const *list)
@@ -221,16 +198,28 @@ static int set_protocols(struct tls_config *cfg, char const *list)
   return tls_config_set_protocols(cfg, protocols);
 }
 
+/* A server context, configured with the tickets (or none). */
+static int server_configure(struct tlsctx *t, char const *what, struct reason *r)
+{
+  char const *why;
+  t->ctx = tls_server();
+  if (!t->ctx) { reason_set(r, EXIT_TEMP, "unable to allocate a TLS context", 0, 0, 0); return -1; }
+  if (tickets_configure(t->ctx, t->cfg, t->tickets, &why) < 0) {
+    reason_tls(r, EXIT_CONFIG, what, 0, why);
+    return -1;
+  }
+  return 0;
+}
+
 static int load_server(struct tlsctx *t, struct tlsconf const *c, struct reason *r)
 {
   struct tls_config *cfg = t->cfg;
   if (!c->certfile) { reason_set(r, EXIT_CONFIG, "no certificate: set CERTFILE or use -c", 0, 0, 0); return -1; }
   if (add_sni_keypairs(t, r) < 0) return -1;
   if (c->ocspfile && load_ocsp_response(cfg, c->ocspfile, r) < 0) return -1;
-  if (c->ticketkeyfile) { if (load_ticket_keys(cfg, c->ticketkeyfile, r) < 0) return -1; }
-  /* Without shared keys a ticket could only come back to this very
-     process, which is gone after the connection: send none. */
-  else tls_config_set_session_lifetime(cfg, 0);
+  /* Without a key file, no tickets at all: one could only come back to
+     this very process, which is gone after the connection. */
+  if (c->ticketkeyfile && load_ticket_keys(t, c, r) < 0) return -1;
   tls_config_prefer_ciphers_server(cfg);
   if (c->clientcert == CLIENTCERT_REQUIRED) {
     tls_config_verify_client(cfg);
@@ -247,13 +236,7 @@ static int load_server(struct tlsctx *t, struct tlsconf const *c, struct reason 
       return -1;
     }
   }
-  t->ctx = tls_server();
-  if (!t->ctx) { reason_set(r, EXIT_TEMP, "unable to allocate a TLS context", 0, 0, 0); return -1; }
-  if (tls_configure(t->ctx, cfg) < 0) {
-    reason_tls(r, EXIT_CONFIG, "unable to use certificate and key", 0, tls_error(t->ctx));
-    return -1;
-  }
-  return 0;
+  return server_configure(t, "unable to use certificate and key", r);
 }
 
 int tlsctx_load(struct tlsctx *t, struct tlsconf const *c, struct reason *r)
@@ -324,13 +307,7 @@ int tlsctx_per_client(struct tlsctx *t, struct tlsconf const *conf, struct tlsco
   }
   if (!changed) return 0;
   /* The listener's context stays the listener's: this fork gets its own. */
-  t->ctx = tls_server();
-  if (!t->ctx) { reason_set(r, EXIT_TEMP, "unable to allocate a TLS context", 0, 0, 0); return -1; }
-  if (tls_configure(t->ctx, t->cfg) < 0) {
-    reason_tls(r, EXIT_CONFIG, "unable to configure the per-client settings", 0, tls_error(t->ctx));
-    return -1;
-  }
-  return 0;
+  return server_configure(t, "unable to configure the per-client settings", r);
 }
 
 static int bio_string(BIO *bio, char *buf, size_t len)
@@ -366,5 +343,6 @@ void tlsctx_free(struct tlsctx *t)
   if (t->ctx) tls_free(t->ctx);
   if (t->cfg) tls_config_free(t->cfg);
   if (t->report) X509_STORE_free(t->report);
-  t->ctx = 0; t->cfg = 0; t->report = 0;
+  tickets_release(t->tickets);
+  t->ctx = 0; t->cfg = 0; t->report = 0; t->tickets = 0;
 }

@@ -18,9 +18,10 @@ struct tlsctx {
   X509_STORE *report;        /* store for SSL_*_VERIFY when libtls does not verify, or NULL */
   int libtls_verifies;       /* libtls itself verifies the peer (then the report says SUCCESS) */
   struct reason warning;     /* loaded, but worth a warning line (a certificate out of its validity period) */
+  struct tickets *tickets;   /* tlsserver: the ticket keys (NULL: no key file, no tickets) */
 };
 
-#define TLSCTX_ZERO { 0, 0, 0, 0, { 0, "" } }
+#define TLSCTX_ZERO { 0, 0, 0, 0, { 0, "" }, 0 }
 
 /* Load every file and setting (before privileges are dropped). A server
    context is also configured, which checks every certificate against its

@@ -4,7 +4,7 @@
 
 char const *const tlsconf_private_vars[] = {
   "CERTFILE", "KEYFILE", "CAFILE", "CADIR", "CRLFILE",
-  "TLS_UID", "TLS_GID", "TLS_CHROOT", "TLS_TICKETKEYFILE", "TLS_OCSPFILE", 0
+  "TLS_UID", "TLS_GID", "TLS_CHROOT", "TLS_TICKETKEYFILE", "TLS_OCSPFILE", "TLS_SESSIONCACHE", 0
 };
 
 void tlsconf_init(struct tlsconf *c, int is_server)
@@ -43,6 +43,8 @@ void tlsconf_from_env(struct tlsconf *c)
   if (!c->chrootdir) c->chrootdir = env_nonempty("TLS_CHROOT");
   if (!c->ocspfile) c->ocspfile = env_nonempty("TLS_OCSPFILE");
   if (!c->ticketkeyfile) c->ticketkeyfile = env_nonempty("TLS_TICKETKEYFILE");
+  if (!c->ticketlifetime) c->ticketlifetime = env_nonempty("TLS_TICKETLIFETIME");
+  if (!c->sessioncache) c->sessioncache = env_nonempty("TLS_SESSIONCACHE");
   if (!c->strict && env_nonempty("TLS_STRICT")) c->strict = 1;
   if (c->is_server && c->clientcert < 0)
     /* qmail-tls habit: a client CA file means "ask for certificates". */

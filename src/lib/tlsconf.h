@@ -21,6 +21,8 @@ struct tlsconf {
   char const *uid, *gid, *chrootdir;
   char const *ocspfile;      /* tlsserver: OCSP response to staple (DER) */
   char const *ticketkeyfile; /* tlsserver: session ticket keys shared by all engines */
+  char const *ticketlifetime;/* TLS_TICKETLIFETIME: seconds (src/lib/tickets.h) */
+  char const *sessioncache;  /* tlsclient: TLS_SESSIONCACHE, the session cache directory */
 };
 
 /* Defaults for fields the command line left unset. */
