@@ -8,6 +8,8 @@
 #   to where make was called (make -C too); a relative PREFIX is refused.
 . "$(dirname "$0")/lib.sh"
 need_cmds make cc nm
+# as a packager runs it: no settings of a surrounding make (make test passes WERROR)
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
 T=$W/tree
 mkdir -p "$T"

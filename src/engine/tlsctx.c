@@ -163,6 +163,78 @@ X509_STORE *tlsctx_report_store(char const *cafile, char const *cadir, char cons
   return 0;
 }
 
+/* Under TLS_CHROOT nothing outside the chroot can be read once the engine
+   is in it, and a hashed CA directory (CADIR, the system store) is read
+   lazily, certificate by certificate, while verifying. So every trust
+   anchor is read now, into one PEM text: the CA file, every file of the
+   CA directory, or, for a client with neither, the system bundle. */
+static int anchors_add_file(stralloc *anchors, char const *what, char const *file, int quiet, struct reason *r)
+{
+  stralloc sa = STRALLOC_ZERO, keys = STRALLOC_ZERO;
+  int enc = 0, ret = 0;
+  if (slurp_file(what, file, &sa, r) < 0) return quiet ? 0 : -1;
+  if (pemfile_split(sa.s, sa.len, anchors, &keys, &enc) < 0 && !quiet) {
+    reason_set(r, EXIT_CONFIG, what, " ", file, " holds no PEM certificate");
+    ret = -1;
+  }
+  pemfile_wipe(&keys);
+  stralloc_free(&sa);
+  return ret;
+}
+
+static int anchors_load(struct tlsctx *t, struct tlsconf const *c, struct reason *r)
+{
+  if (c->cafile && anchors_add_file(&t->anchors, "CA file", c->cafile, 0, r) < 0) return -1;
+  if (c->cadir) {
+    DIR *dp = opendir(c->cadir);
+    struct dirent *de;
+    stralloc path = STRALLOC_ZERO;
+    if (!dp) { reason_sys(r, EXIT_CONFIG, "unable to use CA directory ", c->cadir, 0); return -1; }
+    while ((de = readdir(dp))) {
+      struct stat st;
+      if (de->d_name[0] == '.') continue;
+      path.len = 0;
+      if (!stralloc_cats(&path, c->cadir) || !stralloc_catb(&path, "/", 1) || !stralloc_cats(&path, de->d_name) || !stralloc_0(&path)) {
+        closedir(dp); stralloc_free(&path); reason_set(r, EXIT_TEMP, "out of memory", 0, 0, 0); return -1;
+      }
+      /* hash links name the same files: reading both only repeats them */
+      if (lstat(path.s, &st) < 0 || !S_ISREG(st.st_mode)) continue;
+      anchors_add_file(&t->anchors, "CA directory file", path.s, 1, r);
+    }
+    closedir(dp);
+    stralloc_free(&path);
+    if (!t->anchors.len) { reason_set(r, EXIT_CONFIG, "CA directory ", c->cadir, " holds no certificate", 0); return -1; }
+  }
+  if (!c->is_server && !c->cafile && !c->cadir) {
+    char const *bundle = tls_default_ca_cert_file();
+    if (bundle && anchors_add_file(&t->anchors, "system CA bundle", bundle, 0, r) < 0) return -1;
+  }
+  return 0;
+}
+
+/* The same anchors as a verification store for reports. */
+static X509_STORE *store_from_anchors(stralloc const *anchors, char const *crlfile)
+{
+  X509_STORE *store = X509_STORE_new();
+  BIO *bio = store ? BIO_new_mem_buf(anchors->s, (int)anchors->len) : 0;
+  STACK_OF(X509_INFO) *infos = bio ? PEM_X509_INFO_read_bio(bio, 0, 0, 0) : 0;
+  int i, n = 0;
+  for (i = 0; infos && i < sk_X509_INFO_num(infos); i++) {
+    X509_INFO *xi = sk_X509_INFO_value(infos, i);
+    if (xi->x509 && X509_STORE_add_cert(store, xi->x509) == 1) n++;
+  }
+  sk_X509_INFO_pop_free(infos, X509_INFO_free);
+  BIO_free(bio);
+  if (store && crlfile) {
+    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (!lookup || X509_load_crl_file(lookup, crlfile, X509_FILETYPE_PEM) <= 0) n = 0;
+    else X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  }
+  ERR_clear_error();
+  if (!n) { X509_STORE_free(store); return 0; }
+  return store;
+}
+
 /* The ticket key file (src/lib/tickets.h). The scope keeps a session made
    under one client certificate policy from resuming under another. */
 static int load_ticket_keys(struct tlsctx *t, struct tlsconf const *c, struct reason *r)
@@ -229,7 +301,7 @@ static int load_server(struct tlsctx *t, struct tlsconf const *c, struct reason 
        present self-signed ones routinely. Accept any, verify ourselves. */
     tls_config_verify_client_optional(cfg);
     tls_config_insecure_noverifycert(cfg);
-    t->report = tlsctx_report_store(c->cafile, c->cadir, c->crlfile);
+    t->report = t->anchors.len ? store_from_anchors(&t->anchors, c->crlfile) : tlsctx_report_store(c->cafile, c->cadir, c->crlfile);
     if (!t->report) {
       reason_set(r, EXIT_CONFIG, "unable to load the client CA ", c->cafile ? c->cafile : c->cadir,
                  c->crlfile ? " or the CRL file " : " for verification reports", c->crlfile);
@@ -249,8 +321,14 @@ int tlsctx_load(struct tlsctx *t, struct tlsconf const *c, struct reason *r)
   if (set_protocols(cfg, c->protocols) < 0) { reason_set(r, EXIT_CONFIG, "invalid protocol list: ", c->protocols, 0, 0); goto err; }
   if (tls_config_set_ciphers(cfg, c->ciphers) < 0) { reason_set(r, EXIT_CONFIG, "invalid cipher list: ", c->ciphers, 0, 0); goto err; }
   if (c->certfile && load_keypair(t, 0, c->certfile, c->keyfile, r) < 0) goto err;
-  if (c->cafile && load_mem(cfg, &tls_config_set_ca_mem, "CA file", c->cafile, r) < 0) goto err;
-  if (c->cadir) {
+  if (c->chrootdir) {
+    if (anchors_load(t, c, r) < 0) goto err;
+    if (t->anchors.len && tls_config_set_ca_mem(cfg, (uint8_t const *)t->anchors.s, t->anchors.len) < 0) {
+      refuse_tls(r, cfg, "unable to load the trust anchors", 0);
+      goto err;
+    }
+  } else if (c->cafile && load_mem(cfg, &tls_config_set_ca_mem, "CA file", c->cafile, r) < 0) goto err;
+  if (c->cadir && !c->chrootdir) {
     if (access(c->cadir, R_OK | X_OK) < 0) { reason_sys(r, EXIT_CONFIG, "unable to use CA directory ", c->cadir, 0); goto err; }
     if (tls_config_set_ca_path(cfg, c->cadir) < 0) { refuse_tls(r, cfg, "unable to use CA directory", c->cadir); goto err; }
   }
@@ -272,7 +350,7 @@ int tlsctx_client_ready(struct tlsctx *t, struct tlsconf const *c, char const *c
   if (cafile && tls_config_set_ca_file(t->cfg, cafile) < 0) return refuse_tls(r, t->cfg, "unable to load the CA file of the late socket", cafile);
   /* No trust anchors given: the system store, by hashed directory when
      there is one. */
-  if (verify && !c->cafile && !c->cadir && !cafile && tlsctx_system_ca_dir()
+  if (verify && !c->cafile && !c->cadir && !cafile && !t->anchors.len && tlsctx_system_ca_dir()
       && tls_config_set_ca_path(t->cfg, tlsctx_system_ca_dir()) < 0)
     return refuse_tls(r, t->cfg, "unable to use the system CA directory", tlsctx_system_ca_dir());
   if (verify) tls_config_verify(t->cfg);
@@ -282,7 +360,9 @@ int tlsctx_client_ready(struct tlsctx *t, struct tlsconf const *c, char const *c
   }
   t->libtls_verifies = verify;
   /* libtls does not verify: the report does, against the same anchors. */
-  if (!verify && !t->report) t->report = tlsctx_report_store(cafile ? cafile : c->cafile, cafile ? 0 : c->cadir, c->crlfile);
+  if (!verify && !t->report)
+    t->report = t->anchors.len && !cafile ? store_from_anchors(&t->anchors, c->crlfile)
+                                          : tlsctx_report_store(cafile ? cafile : c->cafile, cafile ? 0 : c->cadir, c->crlfile);
   t->ctx = tls_client();
   if (!t->ctx) { reason_set(r, EXIT_TEMP, "unable to allocate a TLS context", 0, 0, 0); return -1; }
   if (tls_configure(t->ctx, t->cfg) < 0) {
@@ -344,5 +424,6 @@ void tlsctx_free(struct tlsctx *t)
   if (t->cfg) tls_config_free(t->cfg);
   if (t->report) X509_STORE_free(t->report);
   tickets_release(t->tickets);
+  stralloc_free(&t->anchors);
   t->ctx = 0; t->cfg = 0; t->report = 0; t->tickets = 0;
 }

@@ -9,6 +9,7 @@
 
 #include <tls.h>
 #include <openssl/x509_vfy.h>
+#include <skalibs/stralloc.h>
 #include "tlsconf.h"
 #include "reason.h"
 
@@ -19,9 +20,10 @@ struct tlsctx {
   int libtls_verifies;       /* libtls itself verifies the peer (then the report says SUCCESS) */
   struct reason warning;     /* loaded, but worth a warning line (a certificate out of its validity period) */
   struct tickets *tickets;   /* tlsserver: the ticket keys (NULL: no key file, no tickets) */
+  stralloc anchors;          /* under TLS_CHROOT: every trust anchor, read before the chroot (PEM) */
 };
 
-#define TLSCTX_ZERO { 0, 0, 0, 0, { 0, "" }, 0 }
+#define TLSCTX_ZERO { 0, 0, 0, 0, { 0, "" }, 0, STRALLOC_ZERO }
 
 /* Load every file and setting (before privileges are dropped). A server
    context is also configured, which checks every certificate against its

@@ -172,23 +172,23 @@ int sesscache_connect(struct tls *ctx, tls_read_cb readcb, tls_write_cb writecb,
                       struct sesscache_args const *a, char const **why)
 {
   struct sslcapture cap = SSLCAPTURE_ZERO;
-  int use = a->dir && *a->dir, r;
+  int use = a->dir && *a->dir, r, capturing;
   SSL_SESSION *s;
   *why = 0;
   if (use && !dir_ok(a->dir)) use = 0;
   if (use && make_entry(a) < 0) { strerr_warnw1x("session cache: no name for this server: not resuming"); use = 0; }
-  if (!use) {
-    r = tls_connect_cbs(ctx, readcb, writecb, cbarg, a->servername);
-    if (r < 0) *why = tls_error(ctx);
-    return r;
-  }
   max_age = a->lifetime;
   /* libtls makes the client's SSL_CTX and SSL here; the handshake starts
      with the first tls_handshake, so the session can still be set. */
-  if (!sslcapture_begin(&cap)) use = 0;
+  capturing = sslcapture_begin(&cap);
+  if (!capturing) use = 0;
   r = tls_connect_cbs(ctx, readcb, writecb, cbarg, a->servername);
-  sslcapture_end();
+  if (capturing) sslcapture_end();
   if (r < 0) { *why = tls_error(ctx); sslcapture_free(&cap); return r; }
+  /* Whatever the cache does: a TLS 1.2 server asking to renegotiate is
+     refused, as tlsserver refuses its clients (libtls has no switch for
+     the client side, and OpenSSL would go along). */
+  if (cap.ssl) SSL_set_options(cap.ssl, SSL_OP_NO_RENEGOTIATION);
   if (use && (cap.lost || sslcapture_nctx(&cap) != 1 || !cap.ssl)) {
     strerr_warnw1x("session cache: this libtls made no single client context: not resuming");
     use = 0;

@@ -22,7 +22,8 @@ struct sesscache_args {
 /* tls_connect_cbs, offering the cached session when there is a valid one
    and keeping the server's sessions. A cache that cannot be used costs
    one warning line on stderr and leaves the connection as it would be
-   without a cache. Returns tls_connect_cbs's value; -1: *why says why. */
+   without a cache. The session also refuses a server's TLS 1.2
+   renegotiation. Returns tls_connect_cbs's value; -1: *why says why. */
 extern int sesscache_connect(struct tls *ctx, tls_read_cb readcb, tls_write_cb writecb, void *cbarg,
                              struct sesscache_args const *a, char const **why);
 
