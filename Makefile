@@ -17,7 +17,7 @@ SANITIZE ?=
 WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter $(WERROR)
 TLS_CFLAGS := $(shell $(PKG) --cflags libtls 2>/dev/null)
 TLS_LIBS   := $(shell $(PKG) --libs libtls 2>/dev/null || echo -ltls)
-CFLAGS_ALL = -std=c99 -D_GNU_SOURCE $(OPT) $(WARN) $(SANITIZE) -Isrc -Isrc/lib -Isrc/engine $(TLS_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = -std=c99 -D_GNU_SOURCE $(OPT) $(WARN) $(SANITIZE) -Isrc -Isrc/lib -Isrc/client -Isrc/engine $(TLS_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(TLS_LIBS) -lcrypto -lskarnet $(LDLIBS)
 LDFLAGS_ALL = $(SANITIZE) $(LDFLAGS)
 # make STATIC=1: link libtls, OpenSSL and skalibs (and libc) statically.
@@ -29,11 +29,12 @@ endif
 
 LIB_SRC   := $(wildcard src/lib/*.c src/engine/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLIENT_OBJ := $(B)/obj/src/client/ucspitls_client.o
 PROGS     := $(patsubst src/%.c,$(B)/%,$(wildcard src/*.c))
 FIXTURES  := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtures/*.c))
 UNITS     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
-HEADERS   := $(wildcard src/*.h src/lib/*.h src/engine/*.h tests/fixtures/*.h)
+HEADERS   := $(wildcard src/*.h src/lib/*.h src/client/*.h src/engine/*.h tests/fixtures/*.h)
 
 .SECONDARY:
 .PHONY: all programs test check sanitize valgrind cert cert-req bench bench-quick fuzz soak install clean deps
@@ -48,9 +49,9 @@ $(B)/libucspitls.a: $(LIB_OBJ)
 	rm -f $@; ar rcs $@ $(LIB_OBJ)
 $(B)/%: $(B)/obj/src/%.o $(B)/libucspitls.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libucspitls.a $(LDLIBS_ALL)
-$(B)/fixtures/%: $(B)/obj/tests/fixtures/%.o $(B)/libucspitls.a
+$(B)/fixtures/%: $(B)/obj/tests/fixtures/%.o $(CLIENT_OBJ) $(B)/libucspitls.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libucspitls.a $(LDLIBS_ALL)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(CLIENT_OBJ) $(B)/libucspitls.a $(LDLIBS_ALL)
 $(B)/unit/%: $(B)/obj/tests/unit/%.o $(B)/libucspitls.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libucspitls.a $(LDLIBS_ALL)

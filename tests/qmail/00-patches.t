@@ -2,7 +2,7 @@
 # The qmail patches (src/qmail/*.patch) without any qmail tree: which files
 # they touch, the line budgets, well-formed hunks with at most 3 lines of
 # context, qmail's own I/O code untouched, and the embedded copy of the
-# client helper identical to src/lib/ucspitls_client.[ch]. Runs always.
+# client helper identical to src/client/ucspitls_client.[ch]. Runs always.
 # (Applying and building against real trees, and behaviour, are 10-smtpd.t
 # and 20-remote.t with QMAIL_SMTPD / QMAIL_REMOTE / QMAIL_HOME.)
 . "$(dirname "$0")/../lib.sh"
@@ -80,17 +80,17 @@ for P in $PATCHES; do
   sed -n '/^diff -Nu a\/ucspitls_client\.h b\/ucspitls_client\.h$/,$p' "$P" > "$W/$pn.helper.diff"
   ok "$pn: helper files apply with patch -p1" sh -c "cd '$W/$pn.helper' && patch -p1 -s < '$W/$pn.helper.diff'"
   for f in ucspitls_client.h ucspitls_client.c; do
-    if cmp -s "$W/$pn.helper/$f" "$TOP/src/lib/$f"; then pass "$pn: embedded $f is src/lib/$f"
-    else fail "$pn: embedded $f is src/lib/$f" "differs: run sh src/qmail/embed-helper"; fi
+    if cmp -s "$W/$pn.helper/$f" "$TOP/src/client/$f"; then pass "$pn: embedded $f is src/client/$f"
+    else fail "$pn: embedded $f is src/client/$f" "differs: run sh src/qmail/embed-helper"; fi
   done
 done
 
 # The helper must build the way old qmail trees compile (gnu89, no -D flags).
 if have cc; then
   ok "ucspitls_client.c compiles as gnu89 (netqmail) without warnings" \
-    cc -std=gnu89 -Wall -Werror -c -o "$W/h89.o" "$TOP/src/lib/ucspitls_client.c"
+    cc -std=gnu89 -Wall -Werror -c -o "$W/h89.o" "$TOP/src/client/ucspitls_client.c"
   ok "ucspitls_client.c compiles with plain cc -O2 (notqmail conf-cc)" \
-    cc -O2 -Wall -Werror -c -o "$W/h.o" "$TOP/src/lib/ucspitls_client.c"
+    cc -O2 -Wall -Werror -c -o "$W/h.o" "$TOP/src/client/ucspitls_client.c"
 else
   skip_n 2 "no cc"
 fi
