@@ -67,10 +67,15 @@ deps:
 test: deps
 	$(MAKE) all
 	$(MAKE) check
+	$(MAKE) check-qmail
 	$(MAKE) sanitize
 
 check: all
 	UCSPI_TLS_BIN=$(CURDIR)/$(B) prove -j2 -r tests/
+
+# The qmail patches against the real trees (tests/qmail/check-qmail).
+check-qmail: all
+	UCSPI_TLS_BIN=$(CURDIR)/$(B) bash tests/qmail/check-qmail
 
 sanitize:
 	$(MAKE) B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
