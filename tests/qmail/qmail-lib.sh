@@ -170,3 +170,88 @@ pf_delivered() { # D ERE
 }
 
 smtpchat() { "$PY" "$QTEST/smtpchat.py" "$@"; }
+
+# ---- a real installed qmail (make check-qmail sets QMAIL_INSTALLED=1)
+#   need_installed           skip unless QMAIL_HOME holds an installed qmail
+#                            and the qmail users exist
+#   qinst_setup              $Q = $W/home: a copy of the installation bound
+#                            over QMAIL_HOME; control files me, locals, rcpthosts
+#   qmail_flavour            "qmailremote" when qmail-rspawn honours
+#                            QMAILREMOTE (notqmail), else "bin" (netqmail)
+#   wrapper_install [SED]    the qmail-remote wrapper exactly as doc/qmail.md
+#                            prints it for the flavour, paths adapted (SED:
+#                            extra sed expressions for the tlsclient line)
+#   qsend_start              qmail-send (qmail-start) under svscan, multilog
+#                            into $QLOG; QMAILREMOTE as doc/qmail.md says
+#   qsend_stop               svc -dx, then svscan stopped; nothing left
+#   qlog_wait S ERE          wait up to S seconds for a qmail-send log line
+#   queue_count              messages in the queue
+need_installed() {
+  [ "${QMAIL_INSTALLED:-}" = 1 ] || skip_all "QMAIL_INSTALLED not set (make check-qmail installs a private qmail)"
+  [ -x "$QMAIL_HOME/bin/qmail-send" ] || skip_all "no qmail installed in QMAIL_HOME=$QMAIL_HOME"
+  local u
+  for u in alias qmaild qmaill qmailp qmailq qmailr qmails; do
+    getent passwd $u >/dev/null || skip_all "no user $u"
+  done
+  need_cmds svscan supervise svc multilog setuidgid
+}
+
+qinst_setup() {
+  Q=$W/home
+  mkdir -p "$Q"
+  cp -a "$QMAIL_HOME/." "$Q/" || bail_out "cannot copy the installation in $QMAIL_HOME"
+  mount --bind "$Q" "$QMAIL_HOME" || skip_all "cannot bind-mount a directory over QMAIL_HOME=$QMAIL_HOME"
+  at_exit "umount -l '$QMAIL_HOME'"
+  chmod 755 "$Q"
+  echo mx.qmail.test > "$Q/control/me"
+  echo mx.qmail.test > "$Q/control/locals"
+  printf 'mx.qmail.test\ntest.example\n' > "$Q/control/rcpthosts"
+  mkdir -p "$Q/control/tlshosts"
+}
+
+qmail_flavour() {
+  if grep -aq QMAILREMOTE "$QMAIL_HOME/bin/qmail-rspawn"; then echo qmailremote; else echo bin; fi
+}
+
+wrapper_install() { # [SED]
+  local text
+  if [ "$(qmail_flavour)" = qmailremote ]; then
+    text=$(sed -n '/^`\/var\/qmail\/bin\/qmail-remote-tls`/,/^```$/{/^```sh$/,/^```$/p}' "$TOP/doc/qmail.md" | sed '1d;$d')
+    WRAPPER=$QMAIL_HOME/bin/qmail-remote-tls
+  else
+    text=$(sed -n "/^cat > qmail-remote <<'EOF'\$/,/^EOF\$/p" "$TOP/doc/qmail.md" | sed '1d;$d')
+    mv "$QMAIL_HOME/bin/qmail-remote" "$QMAIL_HOME/bin/qmail-remote.orig"
+    WRAPPER=$QMAIL_HOME/bin/qmail-remote
+  fi
+  printf '%s\n' "$text" | sed "s#/usr/local/bin/tlsclient#$TLSCLIENT#; s#/var/qmail#$QMAIL_HOME#g; ${1:-}" > "$WRAPPER"
+  chmod 755 "$WRAPPER"
+  grep -q "^$TLSCLIENT .*-n $QMAIL_HOME/bin/qmail-remote" "$WRAPPER"
+}
+
+qsend_start() {
+  local S=$W/service/qmail-send qr=
+  mkdir -p "$S/log"
+  [ "$(qmail_flavour)" = qmailremote ] && qr="QMAILREMOTE=$QMAIL_HOME/bin/qmail-remote-tls"
+  cat > "$S/run" <<RUN
+#!/bin/sh
+exec 2>&1
+exec env - PATH="$QMAIL_HOME/bin:\$PATH" $qr qmail-start ./Maildir/
+RUN
+  printf '#!/bin/sh\nexec multilog t ./main\n' > "$S/log/run"
+  chmod 755 "$S/run" "$S/log/run"
+  QLOG=$S/log/main/current
+  spawn svscan svscan "$W/service"
+  SVSCAN_PID=$SPAWN_PID
+  wait_until 10 grep -q 'status: local 0/' "$QLOG"
+}
+
+qsend_stop() {
+  local S=$W/service/qmail-send
+  stop "$SVSCAN_PID"
+  svc -dx "$S" "$S/log" 2>/dev/null
+  wait_until 10 sh -c "! svok '$S' && ! svok '$S/log'"
+}
+
+qlog_wait() { wait_until "$1" grep -Eq -- "$2" "$QLOG"; }
+
+queue_count() { find "$Q/queue/mess" -type f | wc -l; }
