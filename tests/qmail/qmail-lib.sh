@@ -255,3 +255,47 @@ qsend_stop() {
 qlog_wait() { wait_until "$1" grep -Eq -- "$2" "$QLOG"; }
 
 queue_count() { find "$Q/queue/mess" -type f | wc -l; }
+
+# ---- Exim from its unpacked Debian packages (never installed: it conflicts
+# with Postfix). make check-qmail downloads the .debs into $EXIM_DEBS.
+#   exim_setup               $EXIM = the exim4 binary unpacked into $W, or skip
+#   exim_conf D BODY         $D/exim.conf: the common part (spool, log, TLS
+#                            files from the test PKI) plus BODY
+#   exim_log D               $D/log/mainlog
+exim_setup() {
+  local d=${EXIM_DEBS:-/var/cache/ucspi-tls/exim} f n=0
+  for f in "$d"/exim4-daemon-light_*.deb "$d"/exim4-base_*.deb "$d"/exim4-config_*.deb; do
+    [ -f "$f" ] || skip_all "no Exim packages in $d (make check-qmail runs apt-get download exim4-daemon-light exim4-base exim4-config)"
+    dpkg-deb -x "$f" "$W/exim-root" || skip_all "dpkg-deb -x $f failed"
+    n=$((n + 1))
+  done
+  EXIM=$W/exim-root/usr/sbin/exim4
+  getent passwd Debian-exim >/dev/null || skip_all "no user Debian-exim (make check-qmail adds one in its private user database)"
+  "$EXIM" -bV > "$W/exim-bV.log" 2>&1; grep -q "^Exim version" "$W/exim-bV.log" || { diag_file "$W/exim-bV.log"; skip_all "the unpacked exim4 does not run"; }
+}
+
+exim_conf() { # D BODY
+  local D=$1
+  mkdir -p "$D/spool" "$D/log" "$D/maildir"
+  cp "$PKI/server.pem" "$D/cert.pem"; cp "$PKI/server.key" "$D/key.pem"; cp "$PKI/ca.pem" "$D/ca.pem"
+  cp "$PKI/client.pem" "$D/client.pem"; cp "$PKI/client.key" "$D/client.key"
+  cat > "$D/exim.conf" <<XCONF
+exim_path = $EXIM
+exim_user = Debian-exim
+exim_group = Debian-exim
+keep_environment =
+spool_directory = $D/spool
+log_file_path = $D/log/%slog
+pid_file_path = $D/exim.pid
+log_selector = +tls_certificate_verified +tls_peerdn +tls_sni +received_recipients
+host_lookup =
+rfc1413_hosts =
+never_users = root
+disable_ipv6 = true
+$2
+XCONF
+  chown -R Debian-exim:Debian-exim "$D"
+  chown root:root "$D/exim.conf"; chmod 644 "$D/exim.conf"   # or exim refuses it
+  chmod 755 "$D"
+}
+exim_log() { echo "$1/log/mainlog"; }
