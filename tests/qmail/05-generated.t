@@ -27,7 +27,7 @@ apply() { # DIR PATCH...: patch -p1 as doc/qmail.md says, nothing rejected
   [ -z "$(find "$d" -name '*.rej' -o -name '*.orig')" ]
 }
 # the functions the qmail-remote half adds
-NEWFUNCS='exists|hostfile|tlspolicy|tlsfail|tls|offered|helo|tryable'
+NEWFUNCS='exists|hostfile|tlspolicy|refusal|tlsfail|tlserr|tls|offered|helo'
 
 src=$QMAIL_PRISTINE
 S=$t-qmail-smtpd.patch R=$t-qmail-remote.patch
