@@ -29,7 +29,7 @@ QTEST=$TESTDIR/qmail
 need_qmail() {
   local v
   for v in "$@"; do
-    [ -n "${!v:-}" ] || skip_all "QMAIL_SMTPD/QMAIL_REMOTE/QMAIL_HOME not set"
+    [ -n "${!v:-}" ] || skip_all "QMAIL_SMTPD/QMAIL_REMOTE/QMAIL_HOME not set (make check-qmail sets them)"
   done
   [ -d "$QMAIL_HOME" ] || skip_all "QMAIL_HOME=$QMAIL_HOME is not a directory"
   for v in "$@"; do
