@@ -1,5 +1,5 @@
 /* fuzz_client_reply: libFuzzer harness for the reply parsing of
- * ucspitls_starttls() (src/lib/ucspitls_client.c), the client helper that
+ * ucspitls_starttls() (src/client/ucspitls_client.c), the client helper that
  * qmail-smtpd / qmail-remote patches link.
  *
  * ucspitls_client.c has no pure parsing function, so the harness plays the

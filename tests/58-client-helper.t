@@ -1,5 +1,5 @@
 #!/bin/bash
-# The program-side helper src/lib/ucspitls_client.[ch] on its own:
+# The program-side helper src/client/ucspitls_client.[ch] on its own:
 # - it builds warning free as C89/gnu89 (old qmail Makefiles) and C99, with
 #   gcc and clang when present;
 # - against fake engines (a forked process on a socketpair): the Y reply
@@ -11,8 +11,8 @@
 #   socketpair end, with a target that is one of the sources.
 . "$(dirname "$0")/lib.sh"
 need_cmds cc
-SRC=$TOP/src/lib
-[ -f "$SRC/ucspitls_client.c" ] || skip_all "no src/lib/ucspitls_client.c"
+SRC=$TOP/src/client
+[ -f "$SRC/ucspitls_client.c" ] || skip_all "no src/client/ucspitls_client.c"
 
 # ---------------------------------------------------------------- builds
 STRICT="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror"

@@ -1,20 +1,21 @@
 #!/bin/bash
-# The qmail patches (src/qmail/*.patch) without any qmail tree: which files
-# they touch, the line budgets, well-formed hunks with at most 3 lines of
-# context, qmail's own I/O code untouched, and the embedded copy of the
-# client helper identical to src/lib/ucspitls_client.[ch]. Runs always.
-# (Applying and building against real trees, and behaviour, are 10-smtpd.t
-# and 20-remote.t with QMAIL_SMTPD / QMAIL_REMOTE / QMAIL_HOME.)
+# The qmail patches (src/qmail/<tree>-qmail-smtpd.patch and
+# <tree>-qmail-remote.patch) without any qmail tree: which files each
+# touches, the line budgets, well-formed hunks with at most 3 lines of
+# context, qmail's own I/O code untouched, environment read with env_get,
+# and the embedded copy of the client helper identical to
+# src/client/ucspitls_client.[ch]. Runs always. (Generation from the
+# source diffs, applying alone and in either order: 05-generated.t; builds
+# and behaviour: make check-qmail.)
 . "$(dirname "$0")/../lib.sh"
 
-PATCHES=$(ls "$TOP"/src/qmail/*.patch 2>/dev/null)
-[ -n "$PATCHES" ] || skip_all "no src/qmail/*.patch"
+PATCHES=$(ls "$TOP"/src/qmail/*-qmail-smtpd.patch "$TOP"/src/qmail/*-qmail-remote.patch 2>/dev/null)
+[ -n "$PATCHES" ] || skip_all "no src/qmail/*-qmail-*.patch"
 for want in notqmail-1.09 netqmail-1.06; do
-  ok "src/qmail/$want.patch exists" test -f "$TOP/src/qmail/$want.patch"
+  for prog in qmail-smtpd qmail-remote; do
+    ok "src/qmail/$want-$prog.patch exists" test -f "$TOP/src/qmail/$want-$prog.patch"
+  done
 done
-
-ALLOWED=' qmail-smtpd.c qmail-remote.c dns.c ipalloc.h Makefile TARGETS ucspitls_client.c ucspitls_client.h '
-REQUIRED='qmail-smtpd.c qmail-remote.c dns.c ipalloc.h Makefile ucspitls_client.c ucspitls_client.h'
 
 # One line per file section: name plus minus hunks bad maxlead maxtrail new
 stats() {
@@ -48,6 +49,13 @@ stats() {
 
 for P in $PATCHES; do
   pn=$(basename "$P")
+  case $pn in
+    *-qmail-smtpd.patch) prog=qmail-smtpd dir=ucspitls-smtpd
+      REQUIRED="qmail-smtpd.c Makefile TARGETS $dir/ucspitls_client.c $dir/ucspitls_client.h" ;;
+    *) prog=qmail-remote dir=ucspitls-remote
+      REQUIRED="qmail-remote.c dns.c ipalloc.h Makefile TARGETS $dir/ucspitls_client.c $dir/ucspitls_client.h" ;;
+  esac
+  ALLOWED=" $REQUIRED "
   S=$(stats "$P")
   printf '%s\n' "$S" > "$W/$pn.stats"
   files=$(printf '%s\n' "$S" | awk '{print $1}' | sort | tr '\n' ' ')
@@ -61,36 +69,43 @@ for P in $PATCHES; do
   is "$(printf '%s\n' "$S" | awk '$8 == 0 && ($6 > 3 || $7 > 3) {print $1}' | tr '\n' ' ')" "" \
     "$pn: at most 3 lines of context around changes"
   changed() { printf '%s\n' "$S" | awk -v f="$1" '$1 == f {print $2 + $3}'; }
-  num_cmp "$(changed qmail-smtpd.c)" -le 100 "$pn: qmail-smtpd.c changes <= 100 lines ($(changed qmail-smtpd.c))"
-  num_cmp "$(changed qmail-remote.c)" -le 150 "$pn: qmail-remote.c changes <= 150 lines ($(changed qmail-remote.c))"
-  dnsl=$(( $(changed dns.c) + $(changed ipalloc.h) ))
-  num_cmp "$dnsl" -le 20 "$pn: dns.c + ipalloc.h change <= 20 lines ($dnsl)"
-  mk=$(( $(changed Makefile) + $(changed TARGETS 2>/dev/null || echo 0) ))
-  num_cmp "${mk:-0}" -le 25 "$pn: Makefile + TARGETS change <= 25 lines ($mk)"
+  if [ $prog = qmail-smtpd ]; then
+    num_cmp "$(changed qmail-smtpd.c)" -le 100 "$pn: qmail-smtpd.c changes <= 100 lines ($(changed qmail-smtpd.c))"
+  else
+    num_cmp "$(changed qmail-remote.c)" -le 150 "$pn: qmail-remote.c changes <= 150 lines ($(changed qmail-remote.c))"
+    dnsl=$(( $(changed dns.c) + $(changed ipalloc.h) ))
+    num_cmp "$dnsl" -le 20 "$pn: dns.c + ipalloc.h change <= 20 lines ($dnsl)"
+  fi
+  mk=$(( $(changed Makefile) + $(changed TARGETS) ))
+  num_cmp "$mk" -le 15 "$pn: Makefile + TARGETS change <= 15 lines ($mk)"
 
   # qmail's I/O code stays as it is: no removed line touches it
   io=$(awk '/^\+\+\+ b\// { f = $2 } /^-[^-]/ && f ~ /\.c$/' "$P" | grep -E 'saferead|safewrite|GEN_SAFE|timeoutread|timeoutwrite|SUBSTDIO_FDBUF|substdio_fdbuf' || true)
   is "$io" "" "$pn: no line of qmail's own read/write code removed or changed"
-  ok "$pn: qmail-smtpd switches with ucspitls_switch(0,1)" grep -q '^+.*ucspitls_switch(0,1)' "$P"
-  ok "$pn: qmail-remote passes its socket, then switches on smtpfd" \
-    sh -c "grep -q '^+.*ucspitls_send_socket(smtpfd,' '$P' && grep -q '^+.*ucspitls_switch(smtpfd,smtpfd)' '$P'"
+  if [ $prog = qmail-smtpd ]; then
+    ok "$pn: qmail-smtpd switches with ucspitls_switch(0,1)" grep -q '^+.*ucspitls_switch(0,1)' "$P"
+  else
+    ok "$pn: qmail-remote passes its socket, then switches on smtpfd" \
+      sh -c "grep -q '^+.*ucspitls_send_socket(smtpfd,' '$P' && grep -q '^+.*ucspitls_switch(smtpfd,smtpfd)' '$P'"
+  fi
+  is "$(sed -n '/^+++ b\/ucspitls-/q;/^+.*getenv(/p' "$P")" "" "$pn: qmail's part reads the environment with env_get"
 
   # the embedded helper: apply that part to an empty directory, compare
   mkdir -p "$W/$pn.helper"
-  sed -n '/^diff -Nu a\/ucspitls_client\.h b\/ucspitls_client\.h$/,$p' "$P" > "$W/$pn.helper.diff"
+  sed -n "/^diff -Nu a\/$dir\/ucspitls_client\.h b\/$dir\/ucspitls_client\.h\$/,\$p" "$P" > "$W/$pn.helper.diff"
   ok "$pn: helper files apply with patch -p1" sh -c "cd '$W/$pn.helper' && patch -p1 -s < '$W/$pn.helper.diff'"
   for f in ucspitls_client.h ucspitls_client.c; do
-    if cmp -s "$W/$pn.helper/$f" "$TOP/src/lib/$f"; then pass "$pn: embedded $f is src/lib/$f"
-    else fail "$pn: embedded $f is src/lib/$f" "differs: run sh src/qmail/embed-helper"; fi
+    if cmp -s "$W/$pn.helper/$dir/$f" "$TOP/src/client/$f"; then pass "$pn: embedded $dir/$f is src/client/$f"
+    else fail "$pn: embedded $dir/$f is src/client/$f" "differs: run sh src/qmail/embed-helper (or src/qmail/mkpatches)"; fi
   done
 done
 
 # The helper must build the way old qmail trees compile (gnu89, no -D flags).
 if have cc; then
   ok "ucspitls_client.c compiles as gnu89 (netqmail) without warnings" \
-    cc -std=gnu89 -Wall -Werror -c -o "$W/h89.o" "$TOP/src/lib/ucspitls_client.c"
+    cc -std=gnu89 -Wall -Werror -c -o "$W/h89.o" "$TOP/src/client/ucspitls_client.c"
   ok "ucspitls_client.c compiles with plain cc -O2 (notqmail conf-cc)" \
-    cc -O2 -Wall -Werror -c -o "$W/h.o" "$TOP/src/lib/ucspitls_client.c"
+    cc -O2 -Wall -Werror -c -o "$W/h.o" "$TOP/src/client/ucspitls_client.c"
 else
   skip_n 2 "no cc"
 fi

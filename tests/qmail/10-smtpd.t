@@ -20,6 +20,9 @@ serve smtps 465 "$TLSSERVER" "$QMAIL_SMTPD" || bail_out "no server on 465"
 UCSPITLS='!' serve required 587 "$TLSSERVER" -n "$QMAIL_SMTPD" || bail_out "no server on 587"
 UCSPITLS=- serve off 2626 "$TLSSERVER" -n "$QMAIL_SMTPD" || bail_out "no server on 2626"
 serve plain 2727 "$QMAIL_SMTPD" || bail_out "no server on 2727"
+# no engine (as when tlsserver -n could not load its configuration and ran
+# qmail-smtpd without SSLCTLFD), TLS required: fail closed
+UCSPITLS='!' serve plainreq 2728 "$QMAIL_SMTPD" || bail_out "no server on 2728"
 serve starttls2 2600 "$TLSSERVER" -n "$QMAIL_SMTPD" || bail_out "no server on 2600"
 
 ESMTPS='with ESMTPS \((TLS_|ECDHE-)[A-Za-z0-9_-]+ encrypted\)'
@@ -85,6 +88,8 @@ ok "plaintext delivery on 25 still works" swaks_to 25 plain-25
 like "$(received "$(queued 'X-Tag: plain-25')")" 'with SMTP;' "plaintext: Received says with SMTP"
 
 # --- UCSPITLS=!
+ok "no SSLCTLFD, UCSPITLS=!: no STARTTLS offered, MAIL gets 530" \
+  smtpchat 127.0.0.1 2728 '<^220 ' '>EHLO c.test' '!STARTTLS' '>MAIL FROM:<a@example.org>' '<^530 ' '>QUIT' '<^221'
 ok "UCSPITLS=!: MAIL before STARTTLS gets 530" \
   smtpchat 127.0.0.1 587 '<^220 ' '>EHLO c.test' '<250-STARTTLS' '>MAIL FROM:<a@example.org>' '<^530 ' '>QUIT' '<^221'
 ok "UCSPITLS=!: delivery after STARTTLS" swaks_to 587 required --tls --tls-ca-path "$CA"

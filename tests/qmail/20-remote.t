@@ -14,15 +14,22 @@ pki_setup
 qhome_setup
 # The MX is 127.0.0.2: qmail-remote refuses to deliver to an MX that is one
 # of its own interface addresses (127.0.0.1 on lo), 127.0.0.2 is not one.
+# twomx.example: the primary MX (127.0.0.4) breaks every TLS handshake, the
+# backup (127.0.0.3) is Postfix.
 fakedns_start 'localhost A 127.0.0.2
 viamx.example MX 10 localhost
-wrongname.test A 127.0.0.2'
+wrongname.test A 127.0.0.2
+twomx.example MX 10 mx1.twomx.example
+twomx.example MX 20 mx2.twomx.example
+mx1.twomx.example A 127.0.0.4
+mx2.twomx.example A 127.0.0.3'
 echo mx.qmail.test > "$Q/control/helohost"
 
 P=$W/pf
 pf_start "$P" '127.0.0.2:25 inet n - n - - smtpd
 127.0.0.2:465 inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_tls_security_level=encrypt
-127.0.0.2:587 inet n - n - - smtpd -o smtpd_tls_security_level=none' '' || bail_out "private Postfix did not start"
+127.0.0.2:587 inet n - n - - smtpd -o smtpd_tls_security_level=none
+127.0.0.3:25 inet n - n - - smtpd' '' || bail_out "private Postfix did not start"
 wait_port 25 && wait_port 465 && wait_port 587 || bail_out "Postfix ports not up"
 
 # A server that offers STARTTLS and refuses it, then takes mail in plaintext.
@@ -45,6 +52,21 @@ EOF
 chmod 755 "$W/refuser"
 spawn refuser tcpserver -RHl0 127.0.0.2 2600 "$W/refuser"
 wait_port 2600 || bail_out "no refuser on 2600"
+# A server that says 220 to STARTTLS, then answers the ClientHello with text.
+cat > "$W/breaker" <<'BRK'
+#!/bin/bash
+printf '220 breaker ESMTP\r\n'
+while IFS= read -r -t 10 l; do
+  case ${l^^} in
+    EHLO*) printf '250-breaker\r\n250 STARTTLS\r\n' ;;
+    STARTTLS*) printf '220 go ahead\r\nthis is not TLS\r\n'; exit 0 ;;
+    *) printf '250 ok\r\n' ;;
+  esac
+done
+BRK
+chmod 755 "$W/breaker"
+spawn breaker tcpserver -RHl0 127.0.0.4 25 "$W/breaker"
+wait_until 5 sh -c "ss -Hltn 'sport = :25' | grep -q 127.0.0.4" || bail_out "no breaker on 127.0.0.4:25"
 
 # remote NAME HOST TAG [env...]: one delivery through the wrapper; the
 # report (NULs as newlines) in $W/NAME.report, exit status in RC
@@ -181,6 +203,46 @@ else
   fail "doc/qmail.md's QMAILREMOTE wrapper found and adapted" "$(cat "$W/qmail-remote-tls")"
   skip_n 4 "no wrapper"
 fi
+
+# --- the primary MX's handshake fails: opportunistic TLS tries the next MX
+# (without TLS: the engine serves one connection); required TLS defers
+ctl
+remote nextmx twomx.example nextmx
+file_like "$W/nextmx.report" '^K127\.0\.0\.3 accepted message without TLS, as TLS connect failed with 127\.0\.0\.4: .+\.$' \
+  "opportunistic, primary MX's handshake fails: the next MX takes it, the report names the failed MX and why"
+ok "opportunistic, primary MX's handshake fails: message arrived at the backup" arrived nextmx
+unlike "$(pf_received nextmx)" 'using TLS|ESMTPS' "the backup MX was used without TLS"
+ctl; cp "$PKI/ca.pem" "$Q/control/tlshosts/mx1.twomx.example.pem"
+remote nextmxreq twomx.example nextmx-required
+file_like "$W/nextmxreq.report" '^ZTLS connect failed: .+; connected to 127\.0\.0\.4\.$' \
+  "tlshosts/<primary>.pem, its handshake fails: deferral, the backup is not tried"
+ctl; cp "$PKI/ca.pem" "$Q/control/tlshosts/mx2.twomx.example.pem"
+remote nextmxreq2 twomx.example nextmx-backup-required
+file_like "$W/nextmxreq2.report" '^ZTLS connect failed: .+; connected to 127\.0\.0\.4\.$' \
+  "primary fails, tlshosts/<backup>.pem: deferral naming the primary's failure, no plain text to the backup"
+sleep 1
+is "$(pf_delivered "$P" 'X-Tag: nextmx-(required|backup-required)')" "" "nothing delivered where TLS was required"
+
+# --- a configuration refusal the engine reports as SSL_ERROR (late socket);
+# refusing-engine.py plays the engine's part of the protocol for it
+REFUSAL='configuration refused: unable to read certificate /nonexistent/clientcert.pem: No such file or directory'
+refused_remote() { # NAME HOST TAG
+  printf 'From: a@example.org\nX-Tag: %s\n\nhi\n' "$3" > "$W/$1.msg"
+  run_in "$W/$1.msg" "$1" "$PY" "$QTEST/refusing-engine.py" "$REFUSAL" "$QMAIL_REMOTE" "$2" a@example.org rcpt@test.example
+  tr '\0' '\n' < "$W/$1.out" > "$W/$1.report"
+}
+ctl
+refused_remote cfgopp viamx.example cfg-opportunistic
+file_like "$W/cfgopp.report" '^K127\.0\.0\.2 accepted message without TLS, as TLS configuration refused: unable to read certificate .+\.$' \
+  "opportunistic, engine refused its configuration: delivered as without STARTTLS, the report says why"
+ok "opportunistic, configuration refused: message arrived" arrived cfg-opportunistic
+unlike "$(pf_received cfg-opportunistic)" 'using TLS|ESMTPS' "configuration refused: the message went without TLS"
+ctl; cp "$PKI/ca.pem" "$Q/control/tlshosts/localhost.pem"
+refused_remote cfgreq viamx.example cfg-required
+file_like "$W/cfgreq.report" '^ZTLS configuration refused: unable to read certificate .+; connected to 127\.0\.0\.2\.$' \
+  "tlshosts/<MX>.pem, engine refused its configuration: ZTLS configuration refused: <why>"
+sleep 1
+is "$(pf_delivered "$P" 'X-Tag: cfg-required')" "" "configuration refused where TLS is required: nothing delivered"
 
 # --- without the wrapper: exactly the unpatched program (HELO, no TLS)
 ctl; cp "$PKI/ca.pem" "$Q/control/tlshosts/localhost.pem"

@@ -29,7 +29,7 @@ QTEST=$TESTDIR/qmail
 need_qmail() {
   local v
   for v in "$@"; do
-    [ -n "${!v:-}" ] || skip_all "QMAIL_SMTPD/QMAIL_REMOTE/QMAIL_HOME not set"
+    [ -n "${!v:-}" ] || skip_all "QMAIL_SMTPD/QMAIL_REMOTE/QMAIL_HOME not set (make check-qmail sets them)"
   done
   [ -d "$QMAIL_HOME" ] || skip_all "QMAIL_HOME=$QMAIL_HOME is not a directory"
   for v in "$@"; do
@@ -170,3 +170,132 @@ pf_delivered() { # D ERE
 }
 
 smtpchat() { "$PY" "$QTEST/smtpchat.py" "$@"; }
+
+# ---- a real installed qmail (make check-qmail sets QMAIL_INSTALLED=1)
+#   need_installed           skip unless QMAIL_HOME holds an installed qmail
+#                            and the qmail users exist
+#   qinst_setup              $Q = $W/home: a copy of the installation bound
+#                            over QMAIL_HOME; control files me, locals, rcpthosts
+#   qmail_flavour            "qmailremote" when qmail-rspawn honours
+#                            QMAILREMOTE (notqmail), else "bin" (netqmail)
+#   wrapper_install [SED]    the qmail-remote wrapper exactly as doc/qmail.md
+#                            prints it for the flavour, paths adapted (SED:
+#                            extra sed expressions for the tlsclient line)
+#   qsend_start              qmail-send (qmail-start) under svscan, multilog
+#                            into $QLOG; QMAILREMOTE as doc/qmail.md says
+#   qsend_stop               svc -dx, then svscan stopped; nothing left
+#   qlog_wait S ERE          wait up to S seconds for a qmail-send log line
+#   queue_count              messages in the queue
+need_installed() {
+  [ "${QMAIL_INSTALLED:-}" = 1 ] || skip_all "QMAIL_INSTALLED not set (make check-qmail installs a private qmail)"
+  [ -x "$QMAIL_HOME/bin/qmail-send" ] || skip_all "no qmail installed in QMAIL_HOME=$QMAIL_HOME"
+  local u
+  for u in alias qmaild qmaill qmailp qmailq qmailr qmails; do
+    getent passwd $u >/dev/null || skip_all "no user $u"
+  done
+  need_cmds svscan supervise svc multilog setuidgid
+}
+
+qinst_setup() {
+  Q=$W/home
+  mkdir -p "$Q"
+  cp -a "$QMAIL_HOME/." "$Q/" || bail_out "cannot copy the installation in $QMAIL_HOME"
+  mount --bind "$Q" "$QMAIL_HOME" || skip_all "cannot bind-mount a directory over QMAIL_HOME=$QMAIL_HOME"
+  at_exit "umount -l '$QMAIL_HOME'"
+  chmod 755 "$Q"
+  echo mx.qmail.test > "$Q/control/me"
+  echo mx.qmail.test > "$Q/control/locals"
+  printf 'mx.qmail.test\ntest.example\n' > "$Q/control/rcpthosts"
+  mkdir -p "$Q/control/tlshosts"
+}
+
+qmail_flavour() {
+  if grep -aq QMAILREMOTE "$QMAIL_HOME/bin/qmail-rspawn"; then echo qmailremote; else echo bin; fi
+}
+
+wrapper_install() { # [SED]
+  local text
+  if [ "$(qmail_flavour)" = qmailremote ]; then
+    text=$(sed -n '/^`\/var\/qmail\/bin\/qmail-remote-tls`/,/^```$/{/^```sh$/,/^```$/p}' "$TOP/doc/qmail.md" | sed '1d;$d')
+    WRAPPER=$QMAIL_HOME/bin/qmail-remote-tls
+  else
+    text=$(sed -n "/^cat > qmail-remote <<'EOF'\$/,/^EOF\$/p" "$TOP/doc/qmail.md" | sed '1d;$d')
+    mv "$QMAIL_HOME/bin/qmail-remote" "$QMAIL_HOME/bin/qmail-remote.orig"
+    WRAPPER=$QMAIL_HOME/bin/qmail-remote
+  fi
+  printf '%s\n' "$text" | sed "s#/usr/local/bin/tlsclient#$TLSCLIENT#; s#/var/qmail#$QMAIL_HOME#g; ${1:-}" > "$WRAPPER"
+  chmod 755 "$WRAPPER"
+  grep -q "^$TLSCLIENT .*-n $QMAIL_HOME/bin/qmail-remote" "$WRAPPER"
+}
+
+qsend_start() {
+  local S=$W/service/qmail-send qr=
+  mkdir -p "$S/log"
+  [ "$(qmail_flavour)" = qmailremote ] && qr="QMAILREMOTE=$QMAIL_HOME/bin/qmail-remote-tls"
+  cat > "$S/run" <<RUN
+#!/bin/sh
+exec 2>&1
+exec env - PATH="$QMAIL_HOME/bin:\$PATH" $qr qmail-start ./Maildir/
+RUN
+  printf '#!/bin/sh\nexec multilog t ./main\n' > "$S/log/run"
+  chmod 755 "$S/run" "$S/log/run"
+  QLOG=$S/log/main/current
+  spawn svscan svscan "$W/service"
+  SVSCAN_PID=$SPAWN_PID
+  wait_until 10 grep -q 'status: local 0/' "$QLOG"
+}
+
+qsend_stop() {
+  local S=$W/service/qmail-send
+  stop "$SVSCAN_PID"
+  svc -dx "$S" "$S/log" 2>/dev/null
+  wait_until 10 sh -c "! svok '$S' && ! svok '$S/log'"
+}
+
+qlog_wait() { wait_until "$1" grep -Eq -- "$2" "$QLOG"; }
+
+queue_count() { find "$Q/queue/mess" -type f | wc -l; }
+
+# ---- Exim from its unpacked Debian packages (never installed: it conflicts
+# with Postfix). make check-qmail downloads the .debs into $EXIM_DEBS.
+#   exim_setup               $EXIM = the exim4 binary unpacked into $W, or skip
+#   exim_conf D BODY         $D/exim.conf: the common part (spool, log, TLS
+#                            files from the test PKI) plus BODY
+#   exim_log D               $D/log/mainlog
+exim_setup() {
+  local d=${EXIM_DEBS:-/var/cache/ucspi-tls/exim} f n=0
+  for f in "$d"/exim4-daemon-light_*.deb "$d"/exim4-base_*.deb "$d"/exim4-config_*.deb; do
+    [ -f "$f" ] || skip_all "no Exim packages in $d (make check-qmail runs apt-get download exim4-daemon-light exim4-base exim4-config)"
+    dpkg-deb -x "$f" "$W/exim-root" || skip_all "dpkg-deb -x $f failed"
+    n=$((n + 1))
+  done
+  EXIM=$W/exim-root/usr/sbin/exim4
+  getent passwd Debian-exim >/dev/null || skip_all "no user Debian-exim (make check-qmail adds one in its private user database)"
+  "$EXIM" -bV > "$W/exim-bV.log" 2>&1; grep -q "^Exim version" "$W/exim-bV.log" || { diag_file "$W/exim-bV.log"; skip_all "the unpacked exim4 does not run"; }
+}
+
+exim_conf() { # D BODY
+  local D=$1
+  mkdir -p "$D/spool" "$D/log" "$D/maildir"
+  cp "$PKI/server.pem" "$D/cert.pem"; cp "$PKI/server.key" "$D/key.pem"; cp "$PKI/ca.pem" "$D/ca.pem"
+  cp "$PKI/client.pem" "$D/client.pem"; cp "$PKI/client.key" "$D/client.key"
+  cat > "$D/exim.conf" <<XCONF
+exim_path = $EXIM
+exim_user = Debian-exim
+exim_group = Debian-exim
+keep_environment =
+spool_directory = $D/spool
+log_file_path = $D/log/%slog
+pid_file_path = $D/exim.pid
+log_selector = +tls_certificate_verified +tls_peerdn +tls_sni +received_recipients
+host_lookup =
+rfc1413_hosts =
+never_users = root
+disable_ipv6 = true
+$2
+XCONF
+  chown -R Debian-exim:Debian-exim "$D"
+  chown root:root "$D/exim.conf"; chmod 644 "$D/exim.conf"   # or exim refuses it
+  chmod 755 "$D"
+}
+exim_log() { echo "$1/log/mainlog"; }
