@@ -122,9 +122,7 @@ echo 'NO-SUCH-CIPHER' > "$C/tlsclientciphers"
 deliver badcipher rcpt@test.example
 like "$OUT" "^delivery $DLV: deferral: " "bad tlsclientciphers: deferral ($OUT)"
 held "$MSG" "bad tlsclientciphers"
-case $OUT in *Unable_to_run_qmail-remote*) TODO="engine late-socket refusal exits 100" ;; esac
 like "$OUT" "TLS_configuration_refused|cipher" "bad tlsclientciphers: the reason is in qmail-send's log"
-TODO=
 rm -f "$C/tlsclientciphers"
 
 # --- another wrapper mistake: TLS_UID without TLS_GID in qmail-send's
@@ -137,9 +135,7 @@ wait_until 10 sh -c "[ \$(grep -c 'status: local 0/' '$QLOG') -gt $n ]"
 deliver tlsuid rcpt@test.example
 like "$OUT" "^delivery $DLV: deferral: " "TLS_UID without TLS_GID: deferral ($OUT)"
 held "$MSG" "TLS_UID without TLS_GID"
-case $OUT in *Unable_to_run_qmail-remote*) TODO="engine late-socket refusal exits 100" ;; esac
 like "$OUT" "TLS_configuration_refused|TLS_GID" "TLS_UID without TLS_GID: the reason is in qmail-send's log"
-TODO=
 
 sleep 1
 is "$(pf_delivered "$P" 'X-Tag: (wrongca|stall|badcipher|tlsuid)')" "" "none of the failed messages reached Postfix"
