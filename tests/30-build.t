@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 need_cmds make cc nm
 # as a packager runs it: no settings of a surrounding make (make test passes WERROR)
-unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES WERROR SANITIZE OPT B CFLAGS CPPFLAGS LDFLAGS
 
 T=$W/tree
 mkdir -p "$T"
