@@ -6,7 +6,7 @@
  *        (0x01 separates name from value, 0x02 ends a pair, 0x03 in place of
  *        0x01 makes an "unset NAME" entry). Names are made valid (non-empty,
  *        no '=' and no NUL); values lose their NULs. The block is built with
- *        envblock_add / envblock_end and must then:
+ *        skalibs env_addmodif / envblock_end and must then:
  *          - pass envblock_check with exactly the number of pairs;
  *          - be byte-identical to an independently built encoding;
  *          - give, through envblock_get, for every name the value of its
@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <skalibs/stralloc.h>
+#include <skalibs/env.h>
 #include "envblock.h"
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "fuzz_envblock: property failed: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
@@ -108,7 +109,7 @@ static void round_trip(uint8_t const *d, size_t size)
   }
 
   /* the block, through the API */
-  for (k = 0; k < np; k++) CHECK(envblock_add(&sa, p[k].name, p[k].value));
+  for (k = 0; k < np; k++) CHECK(env_addmodif(&sa, p[k].name, p[k].value));
   CHECK(envblock_end(&sa));
 
   /* the block, by hand */

@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "appchan.h"
 #include "control.h"
+#include <skalibs/env.h>
 #include "envblock.h"
 #include "handshake.h"
 #include "netio.h"
@@ -80,7 +81,7 @@ static void private_unsets(stralloc *sa, int with_ssl_vars)
 {
   char const *const *v;
   char **ep;
-  for (v = tlsconf_private_vars; *v; v++) if (!envblock_add(sa, *v, 0)) die_nomem();
+  for (v = tlsconf_private_vars; *v; v++) if (!env_addmodif(sa, *v, 0)) die_nomem();
   for (ep = environ; *ep; ep++) {
     if (!strncmp(*ep, "CERTFILE:", 9) || !strncmp(*ep, "KEYFILE:", 8)) {
       char const *eq = strchr(*ep, '=');
@@ -91,7 +92,7 @@ static void private_unsets(stralloc *sa, int with_ssl_vars)
   if (with_ssl_vars) {
     char const *const *lists[3] = { peerreport_common_vars, peerreport_client_vars, peerreport_server_vars };
     int i;
-    for (i = 0; i < 3; i++) for (v = lists[i]; *v; v++) if (!envblock_add(sa, *v, 0)) die_nomem();
+    for (i = 0; i < 3; i++) for (v = lists[i]; *v; v++) if (!env_addmodif(sa, *v, 0)) die_nomem();
   }
 }
 
@@ -353,7 +354,7 @@ static void run_delayed(struct tlsconf const *c, char const *const *argv, struct
                     : handshake_client(conn = t.ctx, &cache, &net, &deadline, &r)) < 0) {
     summary_end(&s, handshake_exit_kind(&r), &r);
     summary_log_failure(&s, "warning", handshake_what(&r));
-    if (cmd == CONTROL_TLS_REPLY && envblock_add(&block, "SSL_ERROR", r.text)) control_send(ctl[0], block.s, block.len);
+    if (cmd == CONTROL_TLS_REPLY && env_addmodif(&block, "SSL_ERROR", r.text)) control_send(ctl[0], block.s, block.len);
     fd_close(ctl[0]);
     fd_close(netr); if (netw != netr) fd_close(netw);
     appchan_close(&app);
@@ -442,7 +443,7 @@ static void run_late_socket(struct tlsconf const *c, char const *const *argv, st
     if (handshake_client(t.ctx, &cache, &net, &deadline, &r) < 0) summary_end(&s, handshake_exit_kind(&r), &r);
   }
   if (s.close != CLOSE_NONE) {
-    if (cmd == CONTROL_TLS_REPLY && envblock_add(&block, "SSL_ERROR", r.text)) control_send(ctl[0], block.s, block.len);
+    if (cmd == CONTROL_TLS_REPLY && env_addmodif(&block, "SSL_ERROR", r.text)) control_send(ctl[0], block.s, block.len);
     fd_close(ctl[0]);
     fd_close(sock);
     appchan_close(&app);

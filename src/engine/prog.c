@@ -36,7 +36,7 @@ static int add_fd_var(stralloc *sa, char const *name, int fd)
 {
   char fmt[UINT_FMT];
   fmt[uint_fmt(fmt, (unsigned int)fd)] = 0;
-  return envblock_add(sa, name, fmt);
+  return env_addmodif(sa, name, fmt);
 }
 
 /* Delayed mode: the descriptor variables are the child's to set, once it
@@ -49,7 +49,7 @@ static int ucspitls_fds(stralloc *msg, int offer, int ctl, int rfd, int wfd)
   if (!offer) {
     fd_close(ctl); fd_close(rfd);
     if (wfd != rfd) fd_close(wfd);
-    for (i = 0; i < 3; i++) if (!envblock_add(msg, names[i], 0)) return -1;
+    for (i = 0; i < 3; i++) if (!env_addmodif(msg, names[i], 0)) return -1;
     return 0;
   }
   fds[0] = fd_lowest(ctl);

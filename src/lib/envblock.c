@@ -1,13 +1,6 @@
 #include <string.h>
 #include "envblock.h"
 
-int envblock_add(stralloc *sa, char const *name, char const *value)
-{
-  if (!stralloc_cats(sa, name)) return 0;
-  if (value && (!stralloc_catb(sa, "=", 1) || !stralloc_cats(sa, value))) return 0;
-  return stralloc_0(sa);
-}
-
 int envblock_end(stralloc *sa)
 {
   return stralloc_0(sa);

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <skalibs/stralloc.h>
 
-/* Append NAME=value\0, or NAME\0 when value is NULL. 1 ok, 0 no memory. */
-extern int envblock_add(stralloc *, char const *name, char const *value);
+/* Entries are appended with skalibs' env_addmodif (NAME=value\0, or
+   NAME\0 when value is NULL). */
 /* Append the terminating \0. */
 extern int envblock_end(stralloc *);
 /* Value of NAME in a block (entries only, no terminator needed): NULL when

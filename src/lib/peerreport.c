@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <skalibs/env.h>
 #include "envblock.h"
 #include "peerreport.h"
 
@@ -211,12 +212,12 @@ static int add_fmt_uint(stralloc *sa, char const *name, unsigned int u)
   size_t i = sizeof buf;
   buf[--i] = 0;
   do { buf[--i] = '0' + u % 10; u /= 10; } while (u && i);
-  return envblock_add(sa, name, buf + i);
+  return env_addmodif(sa, name, buf + i);
 }
 
 static int add_or_unset(stralloc *sa, char const *name, char const *value)
 {
-  return envblock_add(sa, name, value && *value ? value : 0);
+  return env_addmodif(sa, name, value && *value ? value : 0);
 }
 
 /* Note a value the certificate holds but that is not exported. */
@@ -244,10 +245,10 @@ int peerreport_env(stralloc *sa, struct tls *t, struct peerreport_args const *a)
   if (!add_or_unset(sa, "SSL_PROTOCOL", tls_conn_version(t))) return 0;
   if (!add_or_unset(sa, "SSL_CIPHER", tls_conn_cipher(t))) return 0;
   if (strength > 0 ? !add_fmt_uint(sa, "SSL_CIPHER_USEKEYSIZE", (unsigned int)strength)
-                   : !envblock_add(sa, "SSL_CIPHER_USEKEYSIZE", 0)) return 0;
+                   : !env_addmodif(sa, "SSL_CIPHER_USEKEYSIZE", 0)) return 0;
   if (!add_or_unset(sa, "SSL_TLS_SNI_SERVERNAME", sni)) return 0;
   if (!add_or_unset(sa, "SSL_TLS_SNI", sni)) return 0;
-  if (!envblock_add(sa, "SSL_SESSION_RESUMED", tls_conn_session_resumed(t) ? "Resumed" : "Initial")) return 0;
+  if (!env_addmodif(sa, "SSL_SESSION_RESUMED", tls_conn_session_resumed(t) ? "Resumed" : "Initial")) return 0;
 
   if (tls_peer_cert_provided(t)) {
     size_t pemlen = 0;
@@ -281,7 +282,7 @@ int peerreport_env(stralloc *sa, struct tls *t, struct peerreport_args const *a)
       if (!note_refused(&refused, "SSL_PEER_CERT_SUBJECT")) goto end;
     }
   }
-  if (!envblock_add(sa, role[V_VERIFY], verify)) goto end;
+  if (!env_addmodif(sa, role[V_VERIFY], verify)) goto end;
   if (!add_or_unset(sa, role[V_S_DN], s_dn)) goto end;
   if (!add_or_unset(sa, role[V_I_DN], i_dn)) goto end;
   if (!add_or_unset(sa, role[V_S_DN_CN], cn)) goto end;
@@ -294,7 +295,7 @@ int peerreport_env(stralloc *sa, struct tls *t, struct peerreport_args const *a)
   if (!add_or_unset(sa, "SSL_PEER_CERT_REFUSED", refused.len ? refused.s : 0)) goto end;
   /* The other role's variables never describe this session. */
   role = a->peer_is_client ? peerreport_server_vars : peerreport_client_vars;
-  for (i = 0; role[i]; i++) if (!envblock_add(sa, role[i], 0)) goto end;
+  for (i = 0; role[i]; i++) if (!env_addmodif(sa, role[i], 0)) goto end;
   ok = 1;
  end:
   stralloc_free(&refused);
