@@ -130,4 +130,15 @@ else
   skip "script (util-linux) not installed"
 fi
 
+# ---------------------------------------------------------------- -L takes tcpserver's habits
+spawn lsmtp "$TLSSERVER" -L -c "$PKI/server.pem" -k "$PKI/server.key" 0 smtp "$FIX/reply.sh"
+LS=$SPAWN_PID
+ok "-L 0 smtp: listens on every address, port 25 (tcpserver's '0' and service names)" wait_port 25
+run_in "$(ping_file)" c-lsmtp openssl s_client -connect 127.0.0.1:25 -quiet
+file_like "$W/c-lsmtp.out" '^reply:ping' "-L 0 smtp: serves"
+file_like "$W/lsmtp.err" '^tlsserver: info: listening on 0 port smtp$' "the listening line says what was asked"
+stop "$LS"
+run lbad "$TLSSERVER" -L -c "$PKI/server.pem" -k "$PKI/server.key" 0 no-such-service "$FIX/reply.sh"
+is "$RC/$(cat "$W/lbad.err")" "100/tlsserver: fatal: invalid port: no-such-service" "-L with an unknown service name: 100, one line"
+
 done_testing
