@@ -5,7 +5,8 @@
 #   make test          install Debian dependencies (as root), build with
 #                      -Werror, run check, check-long, sanitize, check-qmail
 #   make check         the functional suite (about a minute)
-#   make check-long    fuzzing, soak, flood, exhaustion, valgrind
+#   make check-long    fuzzing, soak, flood, exhaustion, valgrind, the build
+#                      conventions and the install scripts
 #   make sanitize      check and check-long again under ASan+UBSan (build-asan/)
 #   make check-qmail   the qmail patches, against trees built from ../shared/qmail
 #   make install / uninstall    under PREFIX (default: first line of conf-home)

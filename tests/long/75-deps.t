@@ -8,7 +8,7 @@
 #   * another mail transport agent: Postfix is left out;
 #   * a package that conflicts with one the list needs: refused, naming it;
 #   * plain missing packages: a plan that removes nothing.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_cmds dpkg-query apt-get awk
 ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || skip_all "no apt package lists (apt-get update never ran)"
 DEPS=$TOP/package/deps

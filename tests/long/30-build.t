@@ -6,7 +6,7 @@
 #   test and CI builds ask for it; the version (one file) is in the usage
 #   line; make install / uninstall under PREFIX, a relative DESTDIR relative
 #   to where make was called (make -C too); a relative PREFIX is refused.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_cmds make cc nm
 # as a packager runs it: no settings of a surrounding make (make test passes WERROR)
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES WERROR SANITIZE OPT B CFLAGS CPPFLAGS LDFLAGS
