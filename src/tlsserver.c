@@ -48,6 +48,7 @@ int main(int argc, char const *const *argv)
     if (options_check(&conf, &r) < 0 || tlsctx_load(&t, &conf, &r) < 0) strerr_dief1x(r.code, r.text);
     if (t.warning.text[0]) strerr_warnw1x(t.warning.text);
     strerr_warni1x("configuration ok");
+    tlsctx_free(&t);
     return 0;
   }
   if (argc < (listening ? 3 : 1)) strerr_dieusage(EXIT_USAGE, USAGE);
