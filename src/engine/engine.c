@@ -282,9 +282,9 @@ static void run_immediate(struct tlsconf const *c, char const *const *argv, stru
 
 /* Delayed mode (UCSPI-TLS) on the connection tcpserver or tcpclient gave:
    prog runs at once on the raw connection and asks for TLS on SSLCTLFD.
-   A configuration that cannot be loaded does not stop the connection:
-   prog runs without the UCSPI-TLS descriptors, so that it offers no TLS
-   and mail still flows (unless -F). */
+   For tlsserver, a configuration that cannot be loaded does not stop the
+   connection: prog runs without the UCSPI-TLS descriptors, so that it
+   offers no TLS and mail still flows (unless -F). */
 static void run_delayed(struct tlsconf const *c, char const *const *argv, struct tlsctx const *preloaded) gccattr_noreturn;
 static void run_delayed(struct tlsconf const *c, char const *const *argv, struct tlsctx const *preloaded)
 {
@@ -315,7 +315,10 @@ static void run_delayed(struct tlsconf const *c, char const *const *argv, struct
   private_unsets(&block, 1);
 
   if (tls_setup(c, &t, preloaded, 0, &r) < 0) {
-    if (c->strict || r.code != EXIT_CONFIG)
+    /* Only a server goes on without TLS: its peer decides whether to send
+       mail in plaintext. A client that cannot set up TLS says so and stops
+       (its late socket, below, tells prog instead). */
+    if (c->strict || !c->is_server || r.code != EXIT_CONFIG)
       refuse(&s, c, &p, r.code == EXIT_CONFIG ? CLOSE_CONFIG : CLOSE_SYSTEM, &r, "fatal", 0);
     summary_end(&s, CLOSE_NOTLS, &r);
     summary_log_failure(&s, "warning", "TLS unavailable, prog runs without it");
