@@ -121,6 +121,11 @@ file_unlike "$W/l-cert.rec" 'Success' "no ': Success' in the reason"
 run l-noprog "$TLSCLIENT" -n
 is "$RC" 111 "late socket without a prog: 111 (deferred), not 100 (bounced)"
 
+# ---------------------------------------------------------------- tlsclient -n under tcpclient: refuses
+run cdeg tcpclient -RHl0 127.0.0.1 2608 env CERTFILE="$W/garbage.pem" "$TLSCLIENT" -n -h localhost sh -c 'touch "$0"' "$W/cdeg.ran"
+is "$RC" 96 "tlsclient -n under tcpclient with a refused configuration: 96 (a client does not go on without TLS)"
+ok "tlsclient -n: prog never ran" test ! -e "$W/cdeg.ran"
+
 # ---------------------------------------------------------------- a terminal is not a connection
 if have script; then
   script -qec "$TLSSERVER -c $PKI/server.pem -k $PKI/server.key true" /dev/null > "$W/tty.out" 2>&1
