@@ -10,7 +10,8 @@
 #   * TLS_CHROOT with CADIR: client certificates still verify (the anchors
 #     are read before the chroot), server and client side;
 #   * an expired certificate is served with a warning line;
-#   * tlsclient refuses a TLS 1.2 server's renegotiation.
+#   * tlsclient refuses a TLS 1.2 server's renegotiation;
+#   * a descriptor sent along with 'Y' is not kept for the session.
 . "$(dirname "$0")/lib.sh"
 need_bins tlsserver tlsclient
 need_cmds tcpserver tcpclient openssl
@@ -125,5 +126,26 @@ fifo_close
 cat "$W/rss.out" "$W/rss.err" > "$W/rss.all" 2>/dev/null
 file_like "$W/rss.all" 'first' "renegotiation: the session worked before it"
 file_unlike "$W/rss.all" '^second$' "the server's renegotiation was refused: no data went on over a second handshake"
+
+# ---------------------------------------------------------------- a descriptor passed along with Y is not kept
+cat > "$W/yfd.py" <<'EOF'
+import array, os, select, socket, sys
+ctl = socket.socket(fileno=int(os.environ["SSLCTLFD"]))
+r, w = os.pipe()
+ctl.sendmsg([b"Y"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w]))])
+os.close(w)
+data = b""
+while not data.endswith(b"\0\0"):
+    x = ctl.recv(4096)
+    if not x:
+        break
+    data += x
+ready = select.select([r], [], [], 3)[0]
+open(sys.argv[1], "w").write("eof" if ready and os.read(r, 1) == b"" else "held")
+EOF
+serve yfd 4808 "$TLSSERVER" -n -c "$PKI/server.pem" -k "$PKI/server.key" "$PY" "$W/yfd.py" "$W/yfd.res"
+run_in "$(ping_file)" c-yfd timeout 8 openssl s_client -connect 127.0.0.1:4808 -quiet
+wait_sessions yfd 1 10
+is "$(cat "$W/yfd.res" 2>/dev/null)" eof "a descriptor sent along with Y is not kept by the engine (the pipe's writer is gone at once)"
 
 done_testing
