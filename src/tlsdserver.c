@@ -73,7 +73,7 @@ int main(int argc, char const *const *argv)
   int delayed = 0, sock, fds[FDMSG_MAXFDS], net[2] = { 0, 1 };
   unsigned int nfds;
   char const *path;
-  int got;
+  int got, sent;
 
   for (;;) {
     int opt = subgetopt_r(argc, argv, "n", &l);
@@ -93,18 +93,19 @@ int main(int argc, char const *const *argv)
     int s2 = fcntl(sock, F_DUPFD, SOCK_FD_MIN);
     if (s2 >= 0) { fd_close(sock); sock = s2; }
   }
-  if (ipc_connect(sock, path) < 0) {
+  if (!ipc_connect(sock, path)) {
     char const *e = strerror(errno);
     stralloc w = STRALLOC_ZERO;
     if (stralloc_cats(&w, "unable to connect: ") && stralloc_cats(&w, e) && stralloc_0(&w)) e = w.s;
     unavailable(delayed, EXIT_TEMP, path, e, argv, sock);
   }
-  if (!tlsdproto_request(&m, delayed, argv[0], (char const *const *)environ)
-      || fdmsg_send(sock, m.s, m.len, net, 2) < 0)
-    unavailable(delayed, EXIT_TEMP, path, "unable to send the connection", argv, sock);
-
+  if (!tlsdproto_request(&m, delayed, argv[0], (char const *const *)environ)) unavailable(delayed, EXIT_TEMP, path, "out of memory", argv, sock);
+  /* A refusal (uid, busy) may be sent and the socket closed before the
+     request is read: the answer is read even when the send failed. */
+  sent = fdmsg_send(sock, m.s, m.len, net, 2) >= 0;
   got = fdmsg_recv(sock, &m, fds, &nfds, 0);
-  if (got <= 0) unavailable(delayed, EXIT_TEMP, path, got ? "unable to read tlsd's answer" : "tlsd closed the connection", argv, sock);
+  if (got <= 0 || (!sent && m.s[0] != '!'))
+    unavailable(delayed, EXIT_TEMP, path, !sent ? "unable to send the connection" : got ? "unable to read tlsd's answer" : "tlsd closed the connection", argv, sock);
   if (m.s[0] == '!') {
     int code = m.len > 1 ? (unsigned char)m.s[1] : EXIT_TEMP;
     if (m.len > 2 && stralloc_0(&m)) unavailable(delayed, code, path, m.s + 2, argv, sock);
