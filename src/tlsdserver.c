@@ -6,6 +6,7 @@
    tcpserver's child. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <skalibs/allreadwrite.h>
@@ -83,6 +84,12 @@ int main(int argc, char const *const *argv)
   }
   argc -= l.ind; argv += l.ind;
   if (argc < 2) strerr_dieusage(EXIT_USAGE, USAGE);
+  /* qmail-tls's per-client switch to SMTPS (tcprules): immediate mode,
+     as tlsserver -n does with it. */
+  {
+    char const *smtps = getenv("SMTPS");
+    if (smtps && *smtps) delayed = 0;
+  }
   path = argv[0]; argv++;
   if (fcntl(0, F_GETFD) < 0 || fcntl(1, F_GETFD) < 0 || isatty(0))
     strerr_dief1x(EXIT_USAGE, "descriptors 0 and 1 must be the network connection: run tlsdserver under tcpserver");

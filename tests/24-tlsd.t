@@ -97,6 +97,13 @@ wait_until 3 sh -c "grep -c 'tlsd: info: done' '$W/d1.err' | grep -qx 6"
 like "$(done_line "$W/d1.err")" 'close=declined' "delayed: declined when prog ends without TLS"
 stop "$SPAWN_PID"
 
+# SMTPS (set per client by tcprules, qmail-tls's habit): implicit TLS even with -n
+serve smtps 4465 env SMTPS=1 "$FRONT" -n "$SOCK" "$FIX/envdump.sh" "$W/smtps.env" "$FIX/reply.sh"
+sclient smtps-c 4465 -CAfile "$CA" -servername localhost
+like "$(cat "$W/smtps-c.out")" '^reply:ping' "SMTPS set: -n runs immediate mode through the daemon"
+is "$(envval "$W/smtps.env" SSLCTLFD)" "<unset>" "SMTPS set: no SSLCTLFD"
+stop "$SPAWN_PID"
+
 # ---- tcprules: TLSCIPHERS per client; tcpserver -c
 AES128=ECDHE-ECDSA-AES128-GCM-SHA256
 printf '127.0.0.2:allow,TLSCIPHERS="%s"\n:allow\n' "$AES128" | tcprules "$W/rules.cdb" "$W/rules.tmp"
