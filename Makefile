@@ -69,9 +69,12 @@ $(B)/libucspitls.a: $(LIB_OBJ)
 $(B)/%: $(B)/obj/src/%.o $(B)/libucspitls.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libucspitls.a $(LDLIBS_ALL)
 # tlsd's front end links no TLS library: it starts in a fraction of a
-# millisecond, and an OpenSSL update needs no relink of it.
+# millisecond, and an OpenSSL update needs no relink of it. skalibs is
+# linked statically (as skarnet.org's own programs are): one shared
+# library less to map and relocate per connection, measured 0.5-0.7 ms
+# (doc/performance.md). libc stays shared unless STATIC=1.
 $(B)/tlsdserver: $(B)/obj/src/tlsdserver.o $(B)/libucspitls.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libucspitls.a $(if $(filter 1,$(STATIC)),-static) -lskarnet $(LDLIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libucspitls.a $(if $(filter 1,$(STATIC)),-static -lskarnet,-Wl,-Bstatic -lskarnet -Wl,-Bdynamic) $(LDLIBS)
 $(B)/fixtures/%: $(B)/obj/tests/fixtures/%.o $(B)/libucspitls.a $(CLIENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(CLIENT_OBJ) $(B)/libucspitls.a $(LDLIBS_ALL)
