@@ -1,7 +1,7 @@
 # ucspi-tls build. Everything lands in $(B) (default build/); nothing is
 # written elsewhere unless you say `make install`. Linux only (prctl,
 # pipe2, accept4, SO_PEERCRED): see README.
-#   make               the two programs: $(B)/tlsserver $(B)/tlsclient
+#   make               the programs: $(B)/tlsserver $(B)/tlsclient $(B)/tlsd $(B)/tlsdserver
 #   make test          install Debian dependencies (as root), build with
 #                      -Werror, run check, check-long, sanitize, check-qmail
 #   make check         the functional suite (about a minute)
@@ -42,7 +42,7 @@ CLIENT_SRC := $(wildcard src/client/*.c src/lib/ucspitls_client.c)
 LIB_SRC   := $(filter-out $(CLIENT_SRC),$(wildcard src/lib/*.c src/engine/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(B)/obj/%.o)
-PROGS     := $(B)/tlsserver $(B)/tlsclient
+PROGS     := $(B)/tlsserver $(B)/tlsclient $(B)/tlsd $(B)/tlsdserver
 FIXTURES  := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtures/*.c))
 
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
@@ -69,6 +69,13 @@ $(B)/libucspitls.a: $(LIB_OBJ)
 	rm -f $@; ar rcs $@ $(LIB_OBJ)
 $(B)/%: $(B)/obj/src/%.o $(B)/libucspitls.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libucspitls.a $(LDLIBS_ALL)
+# tlsd's front end links no TLS library: it starts in a fraction of a
+# millisecond, and an OpenSSL update needs no relink of it. skalibs is
+# linked statically (as skarnet.org's own programs are): one shared
+# library less to map and relocate per connection, measured 0.5-0.7 ms
+# (doc/performance.md). libc stays shared unless STATIC=1.
+$(B)/tlsdserver: $(B)/obj/src/tlsdserver.o $(B)/libucspitls.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(B)/libucspitls.a $(if $(filter 1,$(STATIC)),-static -lskarnet,-Wl,-Bstatic -lskarnet -Wl,-Bdynamic) $(LDLIBS)
 $(B)/fixtures/%: $(B)/obj/tests/fixtures/%.o $(B)/libucspitls.a $(CLIENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(CLIENT_OBJ) $(B)/libucspitls.a $(LDLIBS_ALL)

@@ -241,7 +241,7 @@ static void run_app(struct stream *s, const char *mode)
 
 struct pinfo {
   int pid, ppid;
-  unsigned long long start, ticks; /* utime+stime (+cutime+cstime for the root) */
+  unsigned long long start, ticks; /* utime+stime+cutime+cstime */
 };
 
 struct snap {
@@ -307,7 +307,11 @@ static void take_snap(pid_t root, struct snap *sn, int withmem)
     struct pinfo pi;
     int pid = atoi(e->d_name);
     if (pid <= 0) continue;
-    if (read_stat(pid, &pi, pid == root) < 0) continue;
+    /* Every member with its reaped children: a per-connection process
+       may be reaped by a long-lived member other than the root (tlsd's
+       sessions are its children, and tlsd a child of the root). Live
+       descendants are members of their own; only the dead are in cutime. */
+    if (read_stat(pid, &pi, 1) < 0) continue;
     if (nall == cap) {
       cap = cap ? 2 * cap : 1024;
       all = realloc(all, (size_t)cap * sizeof *all);

@@ -10,6 +10,7 @@
 #   close_notify both ways ends the session even if the peer keeps TCP open
 #   gnutls-cli sees a proper close_notify (-S, default) or none (-s); tlsclient -s
 . "$(dirname "$0")/lib.sh"
+. "$TESTDIR/lib-tlsd.sh"
 need_bins tlsserver tlsclient
 need_cmds tcpserver tcpclient openssl
 pki_setup
@@ -19,14 +20,14 @@ mkdata "$W/up" "$MIB"
 mkdata "$W/down" "$MIB"
 UP=$(sha "$W/up")
 DOWN=$(sha "$W/down")
-SRV=("$TLSSERVER" -c "$PKI/server.pem" -k "$PKI/server.key")
+SRV=(-c "$PKI/server.pem" -k "$PKI/server.key")
 CLI=("$TLSCLIENT" -a "$PKI/ca.pem" -h localhost)
 
 # pair NAME PORT SERVER-MODE CLIENT-MODE: tlsclient <-> tlsserver, both apps pump.sh
 pair() {
   local name=$1 port=$2 smode=$3 cmode=$4
   rm -f "$W/$name.srecv" "$W/$name.crecv"
-  serve "$name-srv" "$port" "${SRV[@]}" "$FIX/pump.sh" "$smode" "$W/down" "$W/$name.srecv"
+  serve_tls "$name-srv" "$port" "${SRV[@]}" "$FIX/pump.sh" "$smode" "$W/down" "$W/$name.srecv"
   run "$name-cli" tcpclient -RHl0 127.0.0.1 "$port" "${CLI[@]}" ${PAIR_OPTS:-} "$FIX/pump.sh" -c "$cmode" "$W/up" "$W/$name.crecv"
   wait_sessions "$name-srv" 1 10
   stop "$SPAWN_PID"
@@ -34,7 +35,7 @@ pair() {
   is "$(sha "$W/$name.srecv")" "$UP" "$what: client -> server $MIB MiB intact"
   is "$(sha "$W/$name.crecv")" "$DOWN" "$what: server -> client $MIB MiB intact"
   is "$RC" 0 "$what: tlsclient exit 0"
-  is "$(session_exits "$name-srv")" 0 "$what: tlsserver exit 0"
+  is "$(engine_status "$name-srv")" 0 "$what: tlsserver exit 0"
   is "$(logfield "$W/$name-cli.err" close)/$(logfield "$W/$name-srv.err" close)" clean/clean \
      "$what: both log close=clean"
   is "$(logfield "$W/$name-srv.err" in)/$(logfield "$W/$name-srv.err" out)" \
@@ -56,25 +57,25 @@ is "$(logfield "$W/afirst12-cli.err" proto)/$(logfield "$W/sfirst12-srv.err" pro
    "TLS 1.2 pairs really ran TLS 1.2"
 
 # 4. Peer (openssl s_client) sends close_notify first; it reads nothing back.
-serve osc-srv 4453 "${SRV[@]}" sh -c "cat > '$W/osc.recv'"
+serve_tls osc-srv 4453 "${SRV[@]}" sh -c "cat > '$W/osc.recv'"
 run_in "$W/up" osc openssl s_client -connect 127.0.0.1:4453 -servername localhost \
   -CAfile "$PKI/ca.pem" -verify_return_error -nocommands
 wait_sessions osc-srv 1 10
 is "$RC" 0 "s_client sending $MIB MiB then close_notify: exit 0"
 is "$(sha "$W/osc.recv")" "$UP" "s_client close_notify first: every byte reached prog"
-is "$(session_exits osc-srv)" 0 "s_client close_notify first: tlsserver exit 0"
+is "$(engine_status osc-srv)" 0 "s_client close_notify first: tlsserver exit 0"
 is "$(logfield "$W/osc-srv.err" close)" clean "s_client close_notify first: log close=clean"
 stop "$SPAWN_PID"
 
 # 4b. Server app sends $MIB MiB and exits first; s_client (-quiet: it keeps
 # reading after its stdin ends) gets every byte and answers our close_notify.
-serve osd-srv 4458 "${SRV[@]}" cat "$W/down"
+serve_tls osd-srv 4458 "${SRV[@]}" cat "$W/down"
 run osd openssl s_client -connect 127.0.0.1:4458 -servername localhost \
   -CAfile "$PKI/ca.pem" -verify_return_error -quiet
 wait_sessions osd-srv 1 10
 is "$RC" 0 "s_client receiving $MIB MiB: exit 0"
 is "$(sha "$W/osd.out")" "$DOWN" "server app closes first: s_client got every byte"
-is "$(session_exits osd-srv)" 0 "server app closes first, s_client answers close_notify: tlsserver exit 0"
+is "$(engine_status osd-srv)" 0 "server app closes first, s_client answers close_notify: tlsserver exit 0"
 is "$(logfield "$W/osd-srv.err" close)" clean "server app closes first: log close=clean"
 stop "$SPAWN_PID"
 
@@ -106,7 +107,7 @@ fi
 # (gnutls-cli's simple client mode reads slowly: under 1 MB/s, so 512 KiB.)
 if have gnutls-cli; then
   head -c 524288 "$W/down" > "$W/gdown"
-  serve gn-srv 4454 "${SRV[@]}" cat "$W/gdown"
+  serve_tls gn-srv 4454 "${SRV[@]}" cat "$W/gdown"
   fifo_open gn
   run_in "$W/gn.fifo" gn gnutls-cli --logfile="$W/gn.log" --x509cafile="$PKI/ca.pem" -p 4454 127.0.0.1
   fifo_close
@@ -117,13 +118,13 @@ if have gnutls-cli; then
   # gnutls-cli does not answer our close_notify, it just closes TCP. The
   # reference: 0 only when the peer's close_notify was received; a peer
   # direction ended by a bare FIN is unclean (2), whoever closed first.
-  is "$(session_exits gn-srv)" 2 "tlsserver exit 2: prog ended, close_notify sent, the peer closed TCP without answering it"
+  is "$(engine_status gn-srv)" 2 "tlsserver exit 2: prog ended, close_notify sent, the peer closed TCP without answering it"
   is "$(logfield "$W/gn-srv.err" close)" unclean "tlsserver log close=unclean for that session"
   stop "$SPAWN_PID"
 
   # -s: only a TCP half-close on the app's EOF; gnutls-cli must notice.
   printf 'short\n' > "$W/short"
-  serve gns-srv 4455 "${SRV[@]}" -s cat "$W/short"
+  serve_tls gns-srv 4455 "${SRV[@]}" -s cat "$W/short"
   fifo_open gns
   run_in "$W/gns.fifo" gns gnutls-cli --logfile="$W/gns.log" --x509cafile="$PKI/ca.pem" -p 4455 127.0.0.1
   fifo_close
@@ -141,11 +142,11 @@ fi
 # tlsserver sees a bare FIN (exit 2, unclean) after every byte; the server
 # app answers after that EOF, and the answer must still arrive (a bare FIN is
 # a half-close too: OpenSSL 3 calls it "unexpected eof", writes must go on).
-serve cs-srv 4461 "${SRV[@]}" "$FIX/pump.sh" recvfirst "$W/down" "$W/cs.recv"
+serve_tls cs-srv 4461 "${SRV[@]}" "$FIX/pump.sh" recvfirst "$W/down" "$W/cs.recv"
 run cs tcpclient -RHl0 127.0.0.1 4461 "${CLI[@]}" -s "$FIX/pump.sh" -c sendfirst "$W/up" "$W/cs.crecv"
 wait_sessions cs-srv 1 10
 is "$(sha "$W/cs.recv")" "$UP" "tlsclient -s: every byte reached the server's prog"
-is "$(session_exits cs-srv)" 2 "tlsclient -s: no close_notify was sent (tlsserver exit 2)"
+is "$(engine_status cs-srv)" 2 "tlsclient -s: no close_notify was sent (tlsserver exit 2)"
 is "$(logfield "$W/cs-srv.err" close)" unclean "tlsclient -s: tlsserver log close=unclean"
 is "$(sha "$W/cs.crecv")" "$DOWN" "tlsclient -s: the server's $MIB MiB answer after the bare FIN arrived intact"
 is "$RC" 0 "tlsclient -s: tlsclient exit 0 (the server's close_notify came)"
@@ -197,12 +198,12 @@ else:
 EOF
 
 # 6a. tlsserver, peer = Python client: sends $MIB MiB, then FIN without close_notify.
-serve fin-srv 4456 "${SRV[@]}" sh -c "cat > '$W/fin.recv'"
+serve_tls fin-srv 4456 "${SRV[@]}" sh -c "cat > '$W/fin.recv'"
 run fin "$PY" "$W/finpeer.py" client 4456 "$PKI" "$W/up"
 wait_sessions fin-srv 1 10
 is "$RC" 0 "bare-FIN client peer ran"
 is "$(sha "$W/fin.recv")" "$UP" "peer bare FIN: every byte before the FIN reached prog"
-is "$(session_exits fin-srv)" 2 "peer bare FIN: tlsserver exit 2"
+is "$(engine_status fin-srv)" 2 "peer bare FIN: tlsserver exit 2"
 is "$(logfield "$W/fin-srv.err" close)" unclean "peer bare FIN: tlsserver log close=unclean"
 is "$(logfield "$W/fin-srv.err" status)" 2 "peer bare FIN: log status=2"
 stop "$SPAWN_PID"
@@ -236,17 +237,17 @@ else:
 print('closed', flush=True)
 time.sleep(6)                   # TCP stays open
 EOF
-serve hold1-srv 4464 "${SRV[@]}" sh -c 'cat >/dev/null; echo bye'
+serve_tls hold1-srv 4464 "${SRV[@]}" sh -c 'cat >/dev/null; echo bye'
 spawn hold1 "$PY" "$W/hold.py" 4464 "$PKI" peerfirst
 H=$SPAWN_PID
 wait_sessions hold1-srv 1 3 || fail "peer's close_notify first, TCP kept open: the session did not end within 3 s"
-is "$(session_exits hold1-srv)" 0 "peer's close_notify first, TCP kept open: exit 0 without waiting for a FIN"
+is "$(engine_status hold1-srv)" 0 "peer's close_notify first, TCP kept open: exit 0 without waiting for a FIN"
 stop "$H"; stop "$SPAWN_PID"
-serve hold2-srv 4465 "${SRV[@]}" sh -c 'echo bye'
+serve_tls hold2-srv 4465 "${SRV[@]}" sh -c 'echo bye'
 spawn hold2 "$PY" "$W/hold.py" 4465 "$PKI" appfirst
 H=$SPAWN_PID
 wait_sessions hold2-srv 1 3 || fail "our close_notify first, answered, TCP kept open: the session did not end within 3 s"
-is "$(session_exits hold2-srv)" 0 "our close_notify first, answered, TCP kept open: exit 0"
+is "$(engine_status hold2-srv)" 0 "our close_notify first, answered, TCP kept open: exit 0"
 is "$(logfield "$W/hold2-srv.err" close)" clean "our close_notify answered: log close=clean"
 stop "$H"; stop "$SPAWN_PID"
 

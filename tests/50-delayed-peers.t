@@ -8,6 +8,7 @@
 # Peers: swaks (Net::SSLeay/OpenSSL), openssl s_client, gnutls-cli (GnuTLS),
 # curl, Python smtplib, msmtp (GnuTLS).
 . "$(dirname "$0")/lib.sh"
+. "$TESTDIR/lib-tlsd.sh"
 need_bins tlsserver fixtures/fixture-smtpd
 need_cmds tcpserver openssl
 pki_setup
@@ -19,10 +20,10 @@ export FIXTURE_LOG=$W/smtpd.log FIXTURE_SPOOL=$W/spool
 # forged SSL_* values in the server's environment (as from a careless
 # tcprules or envdir) must never reach the program, before or after TLS
 SSL_CLIENT_VERIFY=SUCCESS SSL_CLIENT_S_DN_CN=forged SSL_PROTOCOL=forged \
-serve srv 25 "$TLSSERVER" -n -c "$PKI/server.pem" -k "$PKI/server.key" "$SMTPD" \
+serve_tls srv 25 -n -c "$PKI/server.pem" -k "$PKI/server.key" "$SMTPD" \
   || bail_out "tcpserver did not start"
 # the same, asking for a client certificate (CAFILE turns the request on)
-serve srvc 26 "$TLSSERVER" -n -c "$PKI/server.pem" -k "$PKI/server.key" -a "$PKI/ca.pem" "$SMTPD" \
+serve_tls srvc 26 -n -c "$PKI/server.pem" -k "$PKI/server.key" -a "$PKI/ca.pem" "$SMTPD" \
   || bail_out "tcpserver did not start"
 
 declare -A NSESS=()
@@ -191,6 +192,6 @@ isnt "$RC" 0 "s_client with the wrong CA fails"
 file_like "$W/scbad.smtpd" '^starttls mode=Y result=0 err=.+' "untrusted by the peer: the program got a failure (no terminator) with a reason"
 file_unlike "$W/scbad.smtpd" '^cmd tls=1 ' "untrusted by the peer: no command executed after the failed handshake"
 is "$(session_exits srv | tail -n 1)" 1 "untrusted by the peer: session status is the program's (1)"
-like "$(grep -a 'tlsserver:' "$W/srv.err" | tail -n 1)" 'handshake failed|close=error|proto=-' "untrusted by the peer: the engine logged the failed handshake"
+like "$(grep -aE '^(tlsserver|tlsd):' "$W/srv.err" | tail -n 1)" 'handshake failed|close=error|proto=-' "untrusted by the peer: the engine logged the failed handshake"
 
 done_testing

@@ -181,7 +181,7 @@ static void refuse(struct summary *s, struct tlsconf const *c, struct prog *p, e
 static void refuse(struct summary *s, struct tlsconf const *c, struct prog *p, enum close_kind k,
                    struct reason const *r, char const *level, char const *what)
 {
-  prog_cancel(p);
+  prog_refuse(p, r->code);
   summary_end(s, k, r);
   if (what) summary_log_failure(s, level, what);
   else strerr_warn(PROG, ": fatal: ", r->text);
@@ -198,6 +198,8 @@ static void finish_as_prog(struct summary *s, struct tlsconf const *c, struct pr
 static void finish_as_prog(struct summary *s, struct tlsconf const *c, struct prog *p)
 {
   prog_wait(p);
+  /* A remote prog's status goes to its own parent (tcpserver), not here. */
+  if (prog_is_remote(p)) { summary_log(s, c, 0, -1); _exit(0); }
   summary_log(s, c, wait_estatus(p->wstat), p->wstat);
   if (WIFSIGNALED(p->wstat)) {
     int sig = WTERMSIG(p->wstat);

@@ -16,51 +16,11 @@
 #include <skalibs/types.h>
 #include "exitcodes.h"
 #include "envblock.h"
+#include "fdmsg.h"
+#include "progexec.h"
 #include "prog.h"
 
 extern char **environ;
-
-/* Move a descriptor to the lowest free number from 3 up: shells can only
-   redirect descriptors 0 to 9, and programs written for UCSPI-TLS in sh
-   should be able to use SSLCTLFD & co. -1 on failure. */
-static int fd_lowest(int fd)
-{
-  int nfd = fcntl(fd, F_DUPFD, 3);
-  if (nfd < 0) return -1;
-  if (nfd > fd) { fd_close(nfd); return fd; }
-  fd_close(fd);
-  return nfd;
-}
-
-static int add_fd_var(stralloc *sa, char const *name, int fd)
-{
-  char fmt[UINT_FMT];
-  fmt[uint_fmt(fmt, (unsigned int)fd)] = 0;
-  return env_addmodif(sa, name, fmt);
-}
-
-/* Delayed mode: the descriptor variables are the child's to set, once it
-   has put the descriptors where a shell can reach them; or, when the engine
-   has no TLS to offer, to close and unset. */
-static int ucspitls_fds(stralloc *msg, int offer, int ctl, int rfd, int wfd)
-{
-  static char const *const names[3] = { "SSLCTLFD", "SSLREADFD", "SSLWRITEFD" };
-  int fds[3], i;
-  if (!offer) {
-    fd_close(ctl); fd_close(rfd);
-    if (wfd != rfd) fd_close(wfd);
-    for (i = 0; i < 3; i++) if (!env_addmodif(msg, names[i], 0)) return -1;
-    return 0;
-  }
-  fds[0] = fd_lowest(ctl);
-  fds[1] = fd_lowest(rfd);
-  fds[2] = wfd == rfd ? fds[1] : fd_lowest(wfd);
-  for (i = 0; i < 3; i++) {
-    if (fds[i] < 0 || uncoe(fds[i]) < 0) return -1;
-    if (!add_fd_var(msg, names[i], fds[i])) return -1;
-  }
-  return 0;
-}
 
 /* The child: wait for the start message "+" or "-", then an environment
    block; apply it and exec prog. An exec failure goes back to the engine
@@ -69,30 +29,120 @@ static void child_main(int start_fd, char const *const *argv, struct prog_fds co
 static void child_main(int start_fd, char const *const *argv, struct prog_fds const *f, int rfd, int wfd)
 {
   stralloc msg = STRALLOC_ZERO;
-  char const **envp;
-  long n;
   int e;
   if (!slurp(&msg, start_fd)) _exit(EXIT_TEMP);
   if (!msg.len) _exit(0);          /* the engine refused the session: prog never runs */
-  n = envblock_check(msg.s + 1, msg.len - 1);
-  if (n < 0) _exit(EXIT_TEMP);
-  msg.len--;                       /* reopen the block before its terminator */
-  if (f->ctl >= 0) {
-    if (ucspitls_fds(&msg, msg.s[0] == '+', f->ctl, rfd, wfd) < 0) _exit(EXIT_TEMP);
-    n += 3;
-  }
-  envp = malloc((env_len((char const *const *)environ) + (size_t)n + 1) * sizeof *envp);
-  if (!envp) _exit(EXIT_TEMP);
-  envblock_merge(envp, (char const *const *)environ, msg.s + 1, msg.len - 1);
-  exec_ae(argv[0], argv, envp);
+  progexec_run(argv, &msg, f->ctl, rfd, wfd);
+  if (errno == EPROTO) _exit(EXIT_TEMP);
   e = errno;
   allwrite(start_fd, (char const *)&e, sizeof e);
   _exit(e == ENOENT ? 127 : 126);
 }
 
+
+/* tlsd's remote prog. */
+static int remote_sock = -1;
+
+void prog_remote(int sock) { remote_sock = sock; }
+int prog_is_remote(struct prog const *p) { return p->sock >= 0; }
+
+static void remote_close_fds(struct prog *p)
+{
+  unsigned int i;
+  for (i = 0; i < p->nfds; i++) fd_close(p->fds[i]);
+  p->nfds = 0;
+}
+
+/* The engine closes its copies of prog's ends right after the fork: the
+   remote prog keeps its own until the start message carries them. */
+static int remote_fork(struct prog *p, struct appchan *app, struct prog_fds const *f, struct reason *r)
+{
+  int start[2], fd, i;
+  int const want[3] = { f->ctl, app->prog_rfd, app->prog_wfd };
+  p->nfds = 0;
+  for (i = 0; i < 3; i++) {
+    if (want[i] < 0) continue;
+    fd = fcntl(want[i], F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) goto fail;
+    p->fds[p->nfds++] = fd;
+  }
+  if (ipc_pair_coe(start) < 0) goto fail;
+  p->fds[p->nfds++] = start[1];
+  p->start_fd = start[0];
+  p->sock = remote_sock;
+  p->pid = 0;
+  p->reaped = 0;
+  return 0;
+ fail:
+  reason_sys(r, EXIT_TEMP, "unable to prepare prog's descriptors", 0, 0);
+  remote_close_fds(p);
+  return -1;
+}
+
+/* The front end gets prog's ends and the start channel's other end
+   (close-on-exec there: its EOF says prog was executed, or an errno says
+   it could not be). */
+static int remote_start(struct prog *p, stralloc const *block, int offer_tls, char const *progname, struct reason *r)
+{
+  stralloc m = STRALLOC_ZERO;
+  int e, ok;
+  size_t got;
+  ok = stralloc_catb(&m, offer_tls ? "+" : "-", 1) && stralloc_catb(&m, block->s, block->len) && stralloc_0(&m)
+    && fdmsg_send(p->sock, m.s, m.len, p->fds, p->nfds) >= 0;
+  stralloc_free(&m);
+  remote_close_fds(p);
+  if (!ok) {
+    reason_sys(r, EXIT_TEMP, "unable to start ", progname, " in the front end");
+    prog_cancel(p);
+    return -1;
+  }
+  got = allread(p->start_fd, (char *)&e, sizeof e);
+  prog_cancel(p);
+  if (got == sizeof e) {
+    errno = e;
+    reason_sys(r, EXIT_TEMP, "unable to exec ", progname, 0);
+    return -1;
+  }
+  return 0;
+}
+
+/* The front end's socket ends when prog (which holds it across the exec)
+   exits: read it to EOF, until the deadline (NULL: none). */
+static int remote_wait(struct prog *p, tain const *deadline)
+{
+  char buf[512];
+  if (p->reaped) return 1;
+  for (;;) {
+    ssize_t n = recv(p->sock, buf, sizeof buf, MSG_DONTWAIT);
+    if (!n || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+    if (n < 0 && errno == EAGAIN) {
+      iopause_fd x = { .fd = p->sock, .events = IOPAUSE_READ };
+      int k;
+      tain_now_g();
+      k = iopause_g(&x, 1, deadline ? deadline : &tain_infinite);
+      if (!k) return 0;
+      if (k < 0 && errno != EINTR) break;
+    }
+  }
+  p->reaped = 1;
+  p->wstat = -1;
+  return 1;
+}
+
+void prog_refuse(struct prog *p, int code)
+{
+  if (prog_is_remote(p) && p->start_fd >= 0) {
+    char m[2] = { '!', (char)code };
+    remote_close_fds(p);
+    fdmsg_send(p->sock, m, 2, 0, 0);
+  }
+  prog_cancel(p);
+}
+
 int prog_fork(struct prog *p, char const *const *argv, struct appchan *app, struct prog_fds const *f, struct reason *r)
 {
   int start[2];
+  if (remote_sock >= 0) return remote_fork(p, app, f, r);
   if (ipc_pair_coe(start) < 0) { reason_sys(r, EXIT_TEMP, "unable to create the start channel", 0, 0); return -1; }
   p->pid = fork();
   if (p->pid < 0) {
@@ -124,6 +174,7 @@ int prog_start(struct prog *p, stralloc const *block, int offer_tls, char const 
   char flag = offer_tls ? '+' : '-';
   int e;
   size_t got;
+  if (prog_is_remote(p)) return remote_start(p, block, offer_tls, progname, r);
   if (allwrite(p->start_fd, &flag, 1) < 1 || allwrite(p->start_fd, block->s, block->len) < block->len
       || allwrite(p->start_fd, "", 1) < 1) {
     reason_sys(r, EXIT_TEMP, "unable to start ", progname, 0);
@@ -143,18 +194,21 @@ int prog_start(struct prog *p, stralloc const *block, int offer_tls, char const 
 
 void prog_cancel(struct prog *p)
 {
+  remote_close_fds(p);
   if (p->start_fd >= 0) fd_close(p->start_fd);
   p->start_fd = -1;
 }
 
 int prog_reap(struct prog *p)
 {
+  if (prog_is_remote(p)) return remote_wait(p, &tain_zero);
   if (!p->reaped && p->pid > 0 && wait_pid_nohang(p->pid, &p->wstat) == p->pid) p->reaped = 1;
   return p->reaped;
 }
 
 void prog_wait(struct prog *p)
 {
+  if (prog_is_remote(p)) { remote_wait(p, 0); return; }
   if (!p->reaped && p->pid > 0 && wait_pid(p->pid, &p->wstat) == p->pid) p->reaped = 1;
 }
 
@@ -164,6 +218,7 @@ int prog_wait_until(struct prog *p, tain const *deadline)
 {
   int fd;
   if (p->reaped) return 1;
+  if (prog_is_remote(p)) return remote_wait(p, deadline);
   fd = selfpipe_init();
   if (fd < 0) return prog_reap(p);
   if (selfpipe_trap(SIGCHLD)) {

@@ -19,8 +19,8 @@ VERSION=$(sed -n 1p "$TOP/version")
 # ---------------------------------------------------------------- plain make
 run plain make -C "$T" -j2 B=b
 is "$RC" 0 "plain make: builds"
-is "$(cd "$T/b" && find . -maxdepth 2 -type f -perm -u+x | sort | tr '\n' ' ')" "./tlsclient ./tlsserver " \
-  "plain make: the two programs, nothing else (no fixtures, bench or fuzz tools)"
+is "$(cd "$T/b" && find . -maxdepth 2 -type f -perm -u+x | sort | tr '\n' ' ')" "./tlsclient ./tlsd ./tlsdserver ./tlsserver " \
+  "plain make: the programs, nothing else (no fixtures, bench or fuzz tools)"
 file_unlike "$W/plain.out" ' -Werror' "a packager's build does not turn warnings into errors"
 
 # ---------------------------------------------------------------- flags
