@@ -170,19 +170,6 @@ static void connection_child(int s, uid_t uid, struct tlsctx *pre, struct tlscon
   engine_main(&c, argv, pre, 0);
 }
 
-static void log_reload(struct tlsconf const *conf, struct reason const *failed)
-{
-  char subject[512], notafter[64];
-  if (failed) {
-    strerr_warnw3x("reload failed keep=previous reason=\"", failed->text, "\"");
-    return;
-  }
-  if (conf->verbosity < 1) return;
-  if (tlsctx_cert_info(conf->certfile, subject, sizeof subject, notafter, sizeof notafter) < 0)
-    strerr_warni1x("reload done subject=- notafter=-");
-  else strerr_warni5x("reload done subject=\"", subject, "\" notafter=\"", notafter, "\"");
-}
-
 /* A session's fork that died of a signal: the daemon goes on. */
 static void reap(unsigned int *active)
 {
@@ -278,11 +265,11 @@ int main(int argc, char const *const *argv)
           /* New files for new sessions; running ones keep theirs. What
              failed to load leaves the old configuration. */
           struct tlsctx fresh;
-          if (tlsctx_load(&fresh, &conf, &r) < 0) log_reload(&conf, &r);
+          if (tlsctx_load(&fresh, &conf, &r) < 0) engine_log_reload(&conf, &r);
           else {
             tlsctx_free(&pre);
             pre = fresh;
-            log_reload(&conf, 0);
+            engine_log_reload(&conf, 0);
             if (pre.warning.text[0]) strerr_warnw1x(pre.warning.text);
           }
         } else {

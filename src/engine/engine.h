@@ -37,4 +37,9 @@ extern void engine_listen(struct tlsconf const *conf, struct tlsconf const *opti
                           char const *ip, char const *port, unsigned int maxconn,
                           char const *rules, char const *const *argv) gccattr_noreturn;
 
+/* A listener's (or tlsd's) SIGHUP reload, as one line: "info: reload
+   done subject=... notafter=..." (what new connections get now), or, with
+   failed, "warning: reload failed keep=previous reason=...". */
+extern void engine_log_reload(struct tlsconf const *, struct reason const *failed);
+
 #endif

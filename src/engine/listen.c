@@ -107,7 +107,7 @@ static void connection_child(int s, struct endpoint const *local, struct endpoin
 
 /* "info: reload done subject=... notafter=..." (what new connections get
    now) or "warning: reload failed keep=previous reason=...". */
-static void log_reload(struct tlsconf const *conf, struct reason const *failed)
+void engine_log_reload(struct tlsconf const *conf, struct reason const *failed)
 {
   char subject[512], notafter[64];
   if (failed) {
@@ -163,11 +163,11 @@ void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char 
           /* New certificates for new connections; current ones keep
              theirs. What failed to load leaves the old configuration. */
           struct tlsctx fresh;
-          if (tlsctx_load(&fresh, conf, &r) < 0) log_reload(conf, &r);
+          if (tlsctx_load(&fresh, conf, &r) < 0) engine_log_reload(conf, &r);
           else {
             tlsctx_free(&pre);
             pre = fresh;
-            log_reload(conf, 0);
+            engine_log_reload(conf, 0);
             if (pre.warning.text[0]) strerr_warnw1x(pre.warning.text);
           }
         } else {
