@@ -272,13 +272,20 @@ static int set_protocols(struct tls_config *cfg, char const *list)
 }
 
 /* A server context, configured with the tickets (or none). */
-static int server_configure(struct tlsctx *t, char const *what, struct reason *r)
+static int server_configure(struct tlsctx *t, struct tlsconf const *c, char const *what, struct reason *r)
 {
   char const *why;
   t->ctx = tls_server();
   if (!t->ctx) { reason_set(r, EXIT_TEMP, "unable to allocate a TLS context", 0, 0, 0); return -1; }
   if (tickets_configure(t->ctx, t->cfg, t->tickets, &why) < 0) {
-    reason_tls(r, EXIT_CONFIG, what, 0, why);
+    struct pemfile_keypair kp = PEMFILE_KEYPAIR_ZERO;
+    struct pemfile_error pe;
+    /* libtls's words ("failed to load private key") do not say which
+       file or what: the thorough check does (a mismatched key, an
+       unreadable block). */
+    if (c->certfile && pemfile_keypair(c->certfile, c->keyfile, &kp, &pe) < 0) reason_set(r, EXIT_CONFIG, pe.msg, 0, 0, 0);
+    else reason_tls(r, EXIT_CONFIG, what, 0, why);
+    pemfile_keypair_free(&kp);
     return -1;
   }
   return 0;
@@ -309,7 +316,7 @@ static int load_server(struct tlsctx *t, struct tlsconf const *c, struct reason 
       return -1;
     }
   }
-  return server_configure(t, "unable to use certificate and key", r);
+  return server_configure(t, c, "unable to use certificate and key", r);
 }
 
 int tlsctx_load(struct tlsctx *t, struct tlsconf const *c, struct reason *r)
@@ -395,7 +402,7 @@ int tlsctx_per_client(struct tlsctx *t, struct tlsconf const *conf, struct tlsco
   }
   if (!changed) return 0;
   /* The listener's context stays the listener's: this fork gets its own. */
-  return server_configure(t, "unable to configure the per-client settings", r);
+  return server_configure(t, conf, "unable to configure the per-client settings", r);
 }
 
 static int bio_string(BIO *bio, char *buf, size_t len)

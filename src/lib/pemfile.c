@@ -209,7 +209,7 @@ static void validity_of(X509 *x, time_t now, struct pemfile_validity *v);
 /* v (may be NULL): the leaf's validity, from the certificate parsed here
    anyway (a second parse costs about 1.5 million instructions an engine). */
 static int keypair_load(char const *certfile, char const *keyfile, struct pemfile_keypair *kp,
-                        struct pemfile_validity *v, struct pemfile_error *err)
+                        struct pemfile_validity *v, int thorough, struct pemfile_error *err)
 {
   int samefile = !keyfile || !strcmp(keyfile, certfile);
   char const *kf = samefile ? certfile : keyfile;
@@ -246,6 +246,16 @@ static int keypair_load(char const *certfile, char const *keyfile, struct pemfil
     goto bad;
   }
 
+  /* Quick: the leaf only, for its validity; libtls parses the rest, and
+     when it refuses, the caller asks for the thorough check, which says
+     which block is wrong. */
+  if (!thorough) {
+    bio = BIO_new_mem_buf(kp->cert.s, (int)kp->cert.len);
+    leaf = bio ? PEM_read_bio_X509(bio, 0, no_passphrase, 0) : 0;
+    BIO_free(bio);
+    if (!leaf) { fail(err, PEMFILE_EBADCERT, 0, "certificate file ", certfile, " holds an unreadable certificate", 0); goto bad; }
+    goto checked;
+  }
   /* Every certificate must parse: libtls would otherwise load a shorter
      chain without a word. */
   bio = BIO_new_mem_buf(kp->cert.s, (int)kp->cert.len);
@@ -269,6 +279,7 @@ static int keypair_load(char const *certfile, char const *keyfile, struct pemfil
     fail(err, PEMFILE_EMISMATCH, 0, "the private key in ", kf, " does not match the certificate in ", certfile);
     goto bad;
   }
+ checked:
   if (v) validity_of(leaf, time(0), v);
   EVP_PKEY_free(pkey);
   X509_free(leaf);
@@ -287,7 +298,7 @@ static int keypair_load(char const *certfile, char const *keyfile, struct pemfil
 
 int pemfile_keypair(char const *certfile, char const *keyfile, struct pemfile_keypair *kp, struct pemfile_error *err)
 {
-  return keypair_load(certfile, keyfile, kp, 0, err);
+  return keypair_load(certfile, keyfile, kp, 0, 1, err);
 }
 
 /* ------------------------------------------------------------ validity */
@@ -334,7 +345,7 @@ int pemfile_tls_keypair(struct tls_config *cfg, int add, char const *certfile, c
 {
   struct pemfile_keypair kp = PEMFILE_KEYPAIR_ZERO;
   int r;
-  if (keypair_load(certfile, keyfile, &kp, v, err) < 0) return -1;
+  if (keypair_load(certfile, keyfile, &kp, v, 0, err) < 0) return -1;
   r = add ? tls_config_add_keypair_mem(cfg, (uint8_t const *)kp.cert.s, kp.cert.len, (uint8_t const *)kp.key.s, kp.key.len)
           : tls_config_set_keypair_mem(cfg, (uint8_t const *)kp.cert.s, kp.cert.len, (uint8_t const *)kp.key.s, kp.key.len);
   pemfile_keypair_free(&kp);

@@ -95,7 +95,9 @@ struct pemfile_validity {
 /* 0 ok (*v filled), -1 no readable certificate. */
 extern int pemfile_validity(char const *pem, size_t len, time_t now, struct pemfile_validity *v);
 
-/* The whole job for libtls: pemfile_keypair, then
+/* The whole job for libtls: pemfile_keypair's checks but the parse of
+   every block and the key match, which libtls does again (its refusal is
+   then worth a pemfile_keypair for the precise reason), then
    tls_config_set_keypair_mem (add == 0) or tls_config_add_keypair_mem
    (add == 1: an SNI pair), then wipe our copies. libtls copies both; its
    copy of the key is the one tls_config_clear_keys() wipes, and no key
