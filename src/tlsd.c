@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <skalibs/djbunix.h>
@@ -202,7 +201,6 @@ int main(int argc, char const *const *argv)
   subgetopt l = SUBGETOPT_ZERO;
   unsigned int maxconn = 100, active = 0;
   char const *path;
-  sigset_t set;
   int lfd, sigfd;
 
   std_fds();
@@ -231,15 +229,7 @@ int main(int argc, char const *const *argv)
   tlsconf_from_env(&conf);
   if (options_check(&conf, &r) < 0) strerr_dief1x(r.code, r.text);
 
-  sigfd = selfpipe_init();
-  if (sigfd < 0) strerr_diefu1sys(EXIT_TEMP, "create a selfpipe");
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD); sigaddset(&set, SIGHUP); sigaddset(&set, SIGTERM); sigaddset(&set, SIGINT);
-  if (!selfpipe_trapset(&set)) strerr_diefu1sys(EXIT_TEMP, "trap signals");
-  sig_ignore(SIGPIPE);
-  /* The daemon holds the keys for its whole life, and so does every fork
-     of it: none may be read through /proc or ptrace. */
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  sigfd = engine_keyholder_signals();
   if (tlsctx_load(&pre, &conf, &r) < 0) strerr_dief1x(r.code, r.text);
   if (pre.warning.text[0]) strerr_warnw1x(pre.warning.text);
 
@@ -262,16 +252,7 @@ int main(int argc, char const *const *argv)
       while ((sig = selfpipe_read()) > 0) {
         if (sig == SIGCHLD) reap(&active);
         else if (sig == SIGHUP) {
-          /* New files for new sessions; running ones keep theirs. What
-             failed to load leaves the old configuration. */
-          struct tlsctx fresh;
-          if (tlsctx_load(&fresh, &conf, &r) < 0) engine_log_reload(&conf, &r);
-          else {
-            tlsctx_free(&pre);
-            pre = fresh;
-            engine_log_reload(&conf, 0);
-            if (pre.warning.text[0]) strerr_warnw1x(pre.warning.text);
-          }
+          engine_reload(&conf, &pre);
         } else {
           if (conf.verbosity >= 1) strerr_warni1x("exiting: current sessions continue");
           _exit(0);

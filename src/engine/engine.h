@@ -37,9 +37,15 @@ extern void engine_listen(struct tlsconf const *conf, struct tlsconf const *opti
                           char const *ip, char const *port, unsigned int maxconn,
                           char const *rules, char const *const *argv) gccattr_noreturn;
 
-/* A listener's (or tlsd's) SIGHUP reload, as one line: "info: reload
-   done subject=... notafter=..." (what new connections get now), or, with
-   failed, "warning: reload failed keep=previous reason=...". */
-extern void engine_log_reload(struct tlsconf const *, struct reason const *failed);
+/* For the long-lived key holders (tlsserver -L, tlsd): SIGCHLD, SIGHUP,
+   SIGTERM, SIGINT through the selfpipe (its descriptor is returned),
+   SIGPIPE ignored, the process non-dumpable. Dies (111) on failure. */
+extern int engine_keyholder_signals(void);
+
+/* SIGHUP: load the configuration again; new connections get it, running
+   ones keep theirs, and what fails to load leaves *current as it was. One
+   line either way: "info: reload done subject=... notafter=..." or
+   "warning: reload failed keep=previous reason=...". */
+extern void engine_reload(struct tlsconf const *, struct tlsctx *current);
 
 #endif

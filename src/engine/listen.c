@@ -107,7 +107,7 @@ static void connection_child(int s, struct endpoint const *local, struct endpoin
 
 /* "info: reload done subject=... notafter=..." (what new connections get
    now) or "warning: reload failed keep=previous reason=...". */
-void engine_log_reload(struct tlsconf const *conf, struct reason const *failed)
+static void log_reload(struct tlsconf const *conf, struct reason const *failed)
 {
   char subject[512], notafter[64];
   if (failed) {
@@ -120,6 +120,32 @@ void engine_log_reload(struct tlsconf const *conf, struct reason const *failed)
   else strerr_warni5x("reload done subject=\"", subject, "\" notafter=\"", notafter, "\"");
 }
 
+void engine_reload(struct tlsconf const *conf, struct tlsctx *current)
+{
+  struct tlsctx fresh;
+  struct reason r;
+  if (tlsctx_load(&fresh, conf, &r) < 0) { log_reload(conf, &r); return; }
+  tlsctx_free(current);
+  *current = fresh;
+  log_reload(conf, 0);
+  if (current->warning.text[0]) strerr_warnw1x(current->warning.text);
+}
+
+int engine_keyholder_signals(void)
+{
+  sigset_t set;
+  int fd = selfpipe_init();
+  if (fd < 0) strerr_diefu1sys(EXIT_TEMP, "create a selfpipe");
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD); sigaddset(&set, SIGHUP); sigaddset(&set, SIGTERM); sigaddset(&set, SIGINT);
+  if (!selfpipe_trapset(&set)) strerr_diefu1sys(EXIT_TEMP, "trap signals");
+  sig_ignore(SIGPIPE);
+  /* It holds the keys for its whole life, and so does every fork of it
+     (until prog's exec, for -L): none may be read through /proc or ptrace. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  return fd;
+}
+
 void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char const *ip, char const *port,
                    unsigned int maxconn, char const *rules, char const *const *argv)
 {
@@ -128,20 +154,11 @@ void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char 
   struct reason r;
   unsigned int active = 0;
   int lfd, sigfd;
-  sigset_t set;
   stralloc rule_env = STRALLOC_ZERO;
 
   scan_endpoint(ip, port, &local);
   lfd = listen_on(&local, ip, port);
-  sigfd = selfpipe_init();
-  if (sigfd < 0) strerr_diefu1sys(EXIT_TEMP, "create a selfpipe");
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD); sigaddset(&set, SIGHUP); sigaddset(&set, SIGTERM); sigaddset(&set, SIGINT);
-  if (!selfpipe_trapset(&set)) strerr_diefu1sys(EXIT_TEMP, "trap signals");
-  sig_ignore(SIGPIPE);
-  /* The listener holds the keys for its whole life, and every fork of it
-     until prog's exec: none of them may be read through /proc or ptrace. */
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  sigfd = engine_keyholder_signals();
   if (tlsctx_load(&pre, conf, &r) < 0) strerr_dief1x(r.code, r.text);
   if (pre.warning.text[0]) strerr_warnw1x(pre.warning.text);
   if (conf->verbosity >= 1) strerr_warni4x("listening on ", ip, " port ", port);
@@ -160,16 +177,7 @@ void engine_listen(struct tlsconf const *conf, struct tlsconf const *opts, char 
           int wstat;
           while (wait_nohang(&wstat) > 0) if (active) active--;
         } else if (sig == SIGHUP) {
-          /* New certificates for new connections; current ones keep
-             theirs. What failed to load leaves the old configuration. */
-          struct tlsctx fresh;
-          if (tlsctx_load(&fresh, conf, &r) < 0) engine_log_reload(conf, &r);
-          else {
-            tlsctx_free(&pre);
-            pre = fresh;
-            engine_log_reload(conf, 0);
-            if (pre.warning.text[0]) strerr_warnw1x(pre.warning.text);
-          }
+          engine_reload(conf, &pre);
         } else {
           if (conf->verbosity >= 1) strerr_warni1x("exiting: current connections continue");
           _exit(0);

@@ -82,11 +82,25 @@ static int remote_fork(struct prog *p, struct appchan *app, struct prog_fds cons
 /* The front end gets prog's ends and the start channel's other end
    (close-on-exec there: its EOF says prog was executed, or an errno says
    it could not be). */
+/* After the start message: the child's exec closes the start channel;
+   a failed exec sends its errno there first. */
+static int exec_result(struct prog *p, char const *progname, struct reason *r)
+{
+  int e;
+  size_t got = allread(p->start_fd, (char *)&e, sizeof e);
+  prog_cancel(p);
+  if (got == sizeof e) {
+    errno = e;
+    reason_sys(r, EXIT_TEMP, "unable to exec ", progname, 0);
+    return -1;
+  }
+  return 0;
+}
+
 static int remote_start(struct prog *p, stralloc const *block, int offer_tls, char const *progname, struct reason *r)
 {
   stralloc m = STRALLOC_ZERO;
-  int e, ok;
-  size_t got;
+  int ok;
   ok = stralloc_catb(&m, offer_tls ? "+" : "-", 1) && stralloc_catb(&m, block->s, block->len) && stralloc_0(&m)
     && fdmsg_send(p->sock, m.s, m.len, p->fds, p->nfds) >= 0;
   stralloc_free(&m);
@@ -96,14 +110,7 @@ static int remote_start(struct prog *p, stralloc const *block, int offer_tls, ch
     prog_cancel(p);
     return -1;
   }
-  got = allread(p->start_fd, (char *)&e, sizeof e);
-  prog_cancel(p);
-  if (got == sizeof e) {
-    errno = e;
-    reason_sys(r, EXIT_TEMP, "unable to exec ", progname, 0);
-    return -1;
-  }
-  return 0;
+  return exec_result(p, progname, r);
 }
 
 /* The front end's socket ends when prog (which holds it across the exec)
@@ -172,8 +179,6 @@ int prog_fork(struct prog *p, char const *const *argv, struct appchan *app, stru
 int prog_start(struct prog *p, stralloc const *block, int offer_tls, char const *progname, struct reason *r)
 {
   char flag = offer_tls ? '+' : '-';
-  int e;
-  size_t got;
   if (prog_is_remote(p)) return remote_start(p, block, offer_tls, progname, r);
   if (allwrite(p->start_fd, &flag, 1) < 1 || allwrite(p->start_fd, block->s, block->len) < block->len
       || allwrite(p->start_fd, "", 1) < 1) {
@@ -182,14 +187,7 @@ int prog_start(struct prog *p, stralloc const *block, int offer_tls, char const 
     return -1;
   }
   shutdown(p->start_fd, SHUT_WR);
-  got = allread(p->start_fd, (char *)&e, sizeof e);
-  prog_cancel(p);
-  if (got == sizeof e) {
-    errno = e;
-    reason_sys(r, EXIT_TEMP, "unable to exec ", progname, 0);
-    return -1;
-  }
-  return 0;
+  return exec_result(p, progname, r);
 }
 
 void prog_cancel(struct prog *p)
